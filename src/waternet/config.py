@@ -1,0 +1,128 @@
+"""Settings, read through :func:`get_settings` only (never at import time).
+
+Every setting has the prefix ``WATERNET_``. A bad value fails at start with a message that names
+the setting (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from waternet.errors import ConfigError
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class MqttUrl:
+    """A parsed ``mqtt://user:pass@host:port`` URL."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp"):
+            raise ValueError("scheme must be mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("a host is required, e.g. mqtt://127.0.0.1:1883")
+        self.url = url
+        self.tls = parts.scheme == "mqtts"
+        self.host = parts.hostname
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"bad port: {exc}") from None
+        self.port = port or (8883 if self.tls else 1883)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+
+    def __repr__(self) -> str:
+        return f"MqttUrl({self.host}:{self.port})"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WATERNET_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset: the demo starts an embedded server"
+    )
+    mqtt_url: str | None = Field(
+        default=None, description="mqtt://user:pass@host:port; unset: in-process broker"
+    )
+    state_dir: Path = Field(default=Path(".waternet"), description="Local state (spool, data)")
+    log_level: LogLevel = "INFO"
+    log_json: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    timezone: str = Field(default="Asia/Shanghai", description="The utility's local time zone")
+    jwt_secret: str | None = Field(
+        default=None, description="HS256 secret for tokens; unset: generated under state_dir"
+    )
+    token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    db_pool_max: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql://")
+        return v
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        MqttUrl(v)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    @property
+    def mqtt(self) -> MqttUrl | None:
+        return MqttUrl(self.mqtt_url) if self.mqtt_url else None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; errors name the ``WATERNET_`` variable at fault."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = "WATERNET_" + str(err["loc"][0]).upper() if err["loc"] else "WATERNET_?"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("bad settings: " + "; ".join(problems), details=problems) from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once, on first use)."""
+    return load_settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the demo launcher change the environment)."""
+    get_settings.cache_clear()

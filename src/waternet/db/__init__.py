@@ -1,0 +1,1 @@
+"""Database access: connections, the storage capability probe, partitions and migrations."""
