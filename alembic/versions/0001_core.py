@@ -105,7 +105,9 @@ def upgrade() -> None:
             detail text,
             payload bytea,
             payload_size integer NOT NULL DEFAULT 0,
-            message_id text
+            -- hash of (source, topic, payload, position): a redelivered message is not
+            -- quarantined twice
+            fingerprint bytea NOT NULL UNIQUE
         )
         """
     )

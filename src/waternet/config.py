@@ -65,6 +65,19 @@ class Settings(BaseSettings):
     token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     db_pool_max: int = Field(default=10, ge=1, le=200)
 
+    # ingest
+    ingest_batch_size: int = Field(default=5000, ge=1, le=100_000, description="Rows per commit")
+    ingest_batch_ms: int = Field(default=50, ge=1, le=10_000, description="Max batch age (ms)")
+    ingest_queue_max: int = Field(default=20_000, ge=100, description="Messages held in memory")
+    ingest_max_payload: int = Field(default=262_144, ge=1024, description="Bytes per message")
+    ingest_future_margin_s: int = Field(default=300, ge=0, description="Accepted clock skew (s)")
+    ingest_max_age_days: int = Field(default=35, ge=1, description="Older readings quarantined")
+    ingest_client_id: str = Field(default="waternet-ingest-1", description="MQTT session id")
+    ingest_share_group: str = Field(default="waternet-ingest", description="Shared-sub group")
+    spool_max_mb: int = Field(default=1024, ge=1, description="Local spool bound (MiB)")
+    onenet_token: str | None = Field(default=None, description="OneNET push token")
+    ctwing_key: str | None = Field(default=None, description="Key in CTWing push URLs ?key=")
+
     @field_validator("database_url")
     @classmethod
     def _check_db_url(cls, v: str | None) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,11 +28,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from waternet.telemetry.router import replay_loop
+
         await pool.open(wait=False)
+        replay = asyncio.create_task(replay_loop(app))
         log.info("api started", extra={"version": __version__})
         try:
             yield
         finally:
+            replay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await replay
+            if getattr(app.state, "push_writer", None) is not None:
+                app.state.push_writer.close()
             await pool.close()
 
     app = FastAPI(
@@ -42,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.pool = pool
     app.state.jwt_secret = load_or_create_secret(settings.jwt_secret, settings.state_dir)
+    app.state.push_writer = None
     errors.install(app)
     _include_routers(app)
     return app
@@ -49,9 +60,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     from waternet.auth.router import router as auth_router
+    from waternet.telemetry.router import router as telemetry_router
 
     app.include_router(health.router)
     app.include_router(auth_router)
+    app.include_router(telemetry_router)
     for module in _domain_routers():
         app.include_router(module)
 
@@ -61,7 +74,11 @@ def _domain_routers() -> list:  # type: ignore[type-arg]
     routers = []
     import importlib
 
-    for name in ("waternet.telemetry.router", "waternet.network.router", "waternet.web.router"):
+    for name in (
+        "waternet.telemetry.query_router",
+        "waternet.network.router",
+        "waternet.web.router",
+    ):
         try:
             mod = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -18,10 +18,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from waternet.cli import core, demo
+    from waternet.cli import core, demo, telemetry_cmds
 
     core.register(app)
     demo.register(app)
+    telemetry_cmds.register(app)
     for name in ("waternet.cli.isolation_cmds", "waternet.cli.network_cmds", "simulators.cli"):
         import importlib
 
