@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,14 +16,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
-    server = start_pg(tmp_path_factory.mktemp("embedded-pg"))
+def pg_server() -> Iterator[PgServer]:
+    # Not under pytest's tmp dir: pytest makes that 0700 for root, and the embedded server runs
+    # as its own system user when the tests run as root.
+    root = Path(tempfile.mkdtemp(prefix="waternet-test-pg-"))
+    root.chmod(0o755)
+    server = start_pg(root)
     try:
         yield server
     finally:
         server.cleanup()
         if server.embedded is not None:
             server.embedded.stop()  # type: ignore[attr-defined]
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

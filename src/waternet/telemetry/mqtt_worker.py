@@ -77,6 +77,7 @@ class IngestWorker:
         batch_ms: int = 50,
         queue_max: int = 20_000,
         protocol: str = "auto",
+        session_expiry: int = SESSION_EXPIRY_S,
     ) -> None:
         self.broker = broker
         self.writer = writer
@@ -87,6 +88,7 @@ class IngestWorker:
         self.queue: queue.Queue[Incoming] = queue.Queue(maxsize=queue_max)
         self.stats = WorkerStats()
         self.protocol = protocol
+        self.session_expiry = session_expiry
         self._generation = 0
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -205,7 +207,7 @@ class IngestWorker:
     def _connect(self, client: mqtt.Client, v5: bool) -> None:
         if v5:
             props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            props.SessionExpiryInterval = self.session_expiry
             props.ReceiveMaximum = 65535
             client.connect(
                 self.broker.host,
