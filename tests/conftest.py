@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import PgServer, ThreadBroker, start_mqtt, start_pg
+from tests.support.services import PgServer, TestBroker, start_mqtt, start_pg, unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,13 +39,26 @@ def db_url(pg_server: PgServer) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def mqtt_url() -> Iterator[str]:
-    url, broker = start_mqtt()
+def mqtt_broker() -> Iterator[TestBroker]:
+    broker = start_mqtt()
     try:
-        yield url
+        yield broker
     finally:
-        if isinstance(broker, ThreadBroker):
-            broker.stop()
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(mqtt_broker: TestBroker) -> str:
+    return mqtt_broker.url
+
+
+@pytest.fixture
+def session_broker_url(mqtt_broker: TestBroker) -> str:
+    """A broker that keeps persistent sessions (redelivery after a client crash). The embedded
+    amqtt broker does not redeliver reliably, so such tests need Mosquitto or a real broker."""
+    if mqtt_broker.kind == "amqtt":
+        unavailable("a broker with persistent sessions", "only the embedded amqtt broker is here")
+    return mqtt_broker.url
 
 
 @pytest.fixture

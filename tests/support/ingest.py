@@ -6,7 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,9 @@ class Publisher:
                 client_id=f"test-pub-{uuid.uuid4().hex[:8]}",
                 protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             )
-            self.client.on_connect = lambda *a, ev=connected: ev.set() if not a[3].is_failure else None
+            self.client.on_connect = lambda *a, ev=connected: (
+                ev.set() if not a[3].is_failure else None
+            )
             self.client.max_inflight_messages_set(500)
             self.client.max_queued_messages_set(0)
             self.client.connect(m.host, m.port)
@@ -65,19 +67,23 @@ class Publisher:
 
 
 def make_worker(
-    db_url: str, mqtt_url: str, state_dir: Path, *, client_id: str | None = None,
-    group: str | None = None, batch_size: int = 2000, **settings: Any,
+    db_url: str,
+    mqtt_url: str,
+    state_dir: Path,
+    *,
+    client_id: str | None = None,
+    group: str | None = "",
+    batch_size: int = 2000,
+    **settings: Any,
 ) -> IngestWorker:
-    s = load_settings(
-        database_url=db_url, mqtt_url=mqtt_url, state_dir=str(state_dir), **settings
-    )
+    s = load_settings(database_url=db_url, mqtt_url=mqtt_url, state_dir=str(state_dir), **settings)
     cid = client_id or f"test-ingest-{uuid.uuid4().hex[:8]}"
     assert s.mqtt is not None
     return IngestWorker(
         broker=s.mqtt,
         writer=service.make_writer(s, name=cid),
         client_id=cid,
-        share_group=group or f"g{uuid.uuid4().hex[:8]}",
+        share_group=f"g{uuid.uuid4().hex[:8]}" if group == "" else group,
         batch_size=batch_size,
         batch_ms=20,
         queue_max=5000,
@@ -97,7 +103,9 @@ def running(worker: IngestWorker) -> Iterator[IngestWorker]:
 def counts(url: str) -> dict[str, Any]:
     with psycopg.connect(url) as conn:
         stored = conn.execute("SELECT count(*) FROM readings").fetchone()
-        reasons = dict(conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY 1").fetchall())
+        reasons = dict(
+            conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY 1").fetchall()
+        )
     assert stored is not None
     return {"stored": int(stored[0]), "quarantine": {k: int(v) for k, v in reasons.items()}}
 
@@ -120,10 +128,11 @@ class TcpProxy:
     """A loopback TCP proxy that can cut every connection (a database outage, seen from the
     worker) without touching the database server the other tests use."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, *, unix: str | None = None) -> None:
         import socket
 
         self.target = (target_host, target_port)
+        self.unix = unix
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -146,7 +155,11 @@ class TcpProxy:
                 client.close()
                 continue
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                if self.unix:
+                    upstream = socket.socket(socket.AF_UNIX)
+                    upstream.connect(self.unix)
+                else:
+                    upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
                 client.close()
                 continue
@@ -154,6 +167,10 @@ class TcpProxy:
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @classmethod
+    def to_unix(cls, path: str) -> TcpProxy:
+        return cls("", 0, unix=path)
 
     @staticmethod
     def _pipe(a: Any, b: Any) -> None:
@@ -164,10 +181,8 @@ class TcpProxy:
             pass
         finally:
             for s in (a, b):
-                try:
+                with suppress(OSError):
                     s.close()
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         import socket

@@ -144,22 +144,43 @@ class ThreadBroker:
         self.thread.join(10)
 
 
-def start_mqtt() -> tuple[str, ThreadBroker | None]:
+@dataclass
+class TestBroker:
+    url: str
+    kind: str  # "external" | "mosquitto" | "amqtt"
+    handle: object | None = None
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.close() if self.kind == "mosquitto" else self.handle.stop()  # type: ignore[attr-defined]
+
+
+def start_mqtt() -> TestBroker:
+    """The test broker: WATERNET_TEST_MQTT_URL; else a private Mosquitto with waternet's broker
+    configuration when the binary is installed; else the embedded amqtt broker."""
     url = os.environ.get("WATERNET_TEST_MQTT_URL")
     if url:
+        import socket
+
         from waternet.config import MqttUrl
 
         m = MqttUrl(url)
-        import socket
-
         try:
             socket.create_connection((m.host, m.port), timeout=5).close()
         except OSError as exc:
             unavailable("MQTT broker at WATERNET_TEST_MQTT_URL", exc)
-        return url, None
+        return TestBroker(url, "external")
+    import shutil
+
+    if shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto"):
+        from tests.support.broker import Mosquitto
+
+        mosq = Mosquitto()
+        mosq.start()
+        return TestBroker(mosq.url, "mosquitto", mosq)
     try:
         broker = ThreadBroker()
     except Exception as exc:
         unavailable("embedded MQTT broker", exc)
         raise
-    return broker.url, broker
+    return TestBroker(broker.url, "amqtt", broker)

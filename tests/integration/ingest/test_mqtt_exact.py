@@ -6,7 +6,15 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.support.ingest import Publisher, counts, make_worker, register, running, total, wait_until
+from tests.support.ingest import (
+    Publisher,
+    counts,
+    make_worker,
+    register,
+    running,
+    total,
+    wait_until,
+)
 from waternet.telemetry.codecs import cjt188
 
 CODES = [f"PT-T01-{i:06d}" for i in range(50)]
@@ -28,7 +36,9 @@ def test_mixed_stream_counts_exactly(db_url: str, mqtt_url: str, tmp_path: Path)
         pub = Publisher(mqtt_url)
         # 1. single readings, ISO and epoch-ms timestamps
         for i, code in enumerate(CODES):
-            pub.publish(f"waternet/v1/telemetry/{code}", json.dumps({"ts": ms - i * 1000, "v": 31.5}))
+            pub.publish(
+                f"waternet/v1/telemetry/{code}", json.dumps({"ts": ms - i * 1000, "v": 31.5})
+            )
             ts = (now - timedelta(minutes=5, seconds=i)).isoformat()
             pub.publish(f"waternet/v1/telemetry/{code}", json.dumps({"ts": ts, "v": 30.0, "q": 0}))
         expected_stored += 2 * len(CODES)
