@@ -74,8 +74,14 @@ class Catalogue:
 
 
 def sensors_dir() -> Path:
+    """``WATERNET_SENSORS_DIR``; else the copy packaged in the wheel; else the repository's."""
     env = os.environ.get(ENV_DIR)
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "sensors"
+    if env:
+        return Path(env)
+    packaged = Path(__file__).resolve().parents[1] / "_sensors"
+    if (packaged / "kinds.json").exists():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "sensors"
 
 
 def _kind(code: str, raw: dict[str, Any]) -> KindSpec:
