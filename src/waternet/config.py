@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     ingest_share_group: str = Field(default="waternet-ingest", description="Shared-sub group")
     spool_max_mb: int = Field(default=1024, ge=1, description="Local spool bound (MiB)")
     onenet_token: str | None = Field(default=None, description="OneNET push token")
+
+    # time-series lifecycle (docs/data-lifecycle.md)
+    retention_raw_days: int = Field(default=400, ge=1, description="Raw readings kept (days)")
+    retention_1m_days: int = Field(default=730, ge=0, description="1-minute rollups (0: forever)")
+    retention_15m_days: int = Field(default=1825, ge=0, description="15-minute rollups")
+    retention_1h_days: int = Field(default=3650, ge=0, description="Hourly rollups")
+    retention_1d_days: int = Field(default=0, ge=0, description="Daily rollups (0: forever)")
+    rollup_refresh_seconds: float = Field(default=5.0, gt=0, description="Refresh interval")
+    rollup_refresh_batch: int = Field(default=50_000, ge=100, description="Keys per refresh")
+    maintenance_hours: float = Field(default=6.0, gt=0, description="Retention/partition job")
     ctwing_key: str | None = Field(default=None, description="Key in CTWing push URLs ?key=")
 
     @field_validator("database_url")

@@ -103,3 +103,21 @@ def register(app: typer.Typer) -> None:
     sensors_app.command("load")(sensors_load)
     sensors_app.command("add")(sensors_add)
     app.add_typer(sensors_app, name="sensors")
+    app.command("rollups-refresh")(rollups_refresh)
+    app.command("maintenance")(maintenance)
+
+
+def rollups_refresh() -> None:
+    """Refresh every dirty rollup bucket now (the API process does it continuously)."""
+    from waternet.telemetry.rollups import refresh_database
+
+    n = refresh_database(require_db_url())
+    typer.echo(f"{n} dirty buckets refreshed")
+
+
+def maintenance() -> None:
+    """Create partitions ahead (plain PostgreSQL) and apply the retention policy (run daily)."""
+    from waternet.telemetry.lifecycle import run_maintenance
+
+    report = run_maintenance(require_db_url())
+    typer.echo(str(report))
