@@ -111,7 +111,8 @@ class ValveLayer:
                         f"got {d_raw!r}"
                     )
                     d = float("nan")
-            elif li is not None:
+            elif li is not None and topology.link_diameter_m[li] > 0:
+                # the valve takes its pipe's size; pumps have none (the valve stays unsized)
                 d = float(topology.link_diameter_m[li]) * 1000.0
             if vid and vid not in index:
                 index[vid] = len(ids)
