@@ -1,0 +1,1 @@
+"""Isolation HTTP API against a database holding the small demo city."""
