@@ -151,7 +151,10 @@ def process(
                     quarantine_row(msg, str(reason), detail, reading.sensor_code, 10_000 + i)
                 )
                 continue
-            value = normalize(reading, entry[1], cat).value
+            if reading.unit is None or reading.unit == entry[1].unit:
+                value = reading.value  # already canonical (what normalize returns, cheaper)
+            else:
+                value = normalize(reading, entry[1], cat).value
             batch.rows.append((entry[0], reading.ts, value, reading.quality))
     return batch
 

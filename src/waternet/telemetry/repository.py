@@ -26,10 +26,19 @@ SELECT DISTINCT ON (sensor_id, ts) sensor_id, ts, value, quality
 ON CONFLICT (sensor_id, ts) DO NOTHING
 """
 
+LATEST_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS latest_stage (
+    sensor_id integer NOT NULL,
+    ts timestamptz NOT NULL,
+    value double precision NOT NULL,
+    quality smallint NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+LATEST_COPY = "COPY latest_stage (sensor_id, ts, value, quality) FROM STDIN (FORMAT BINARY)"
+
 UPSERT_LATEST = """
 INSERT INTO latest_readings AS l (sensor_id, ts, value, quality, received_at)
-SELECT DISTINCT ON (sensor_id) sensor_id, ts, value, quality, now()
-  FROM ingest_stage ORDER BY sensor_id, ts DESC
+SELECT sensor_id, ts, value, quality, now() FROM latest_stage ORDER BY sensor_id
 ON CONFLICT (sensor_id) DO UPDATE
    SET ts = EXCLUDED.ts, value = EXCLUDED.value, quality = EXCLUDED.quality,
        received_at = EXCLUDED.received_at
@@ -54,9 +63,19 @@ def write_rows(cur: Any, rows: Sequence[Row]) -> int:
         for row in rows:
             copy.write_row(row)
     cur.execute(INSERT_READINGS)
-    inserted = int(cur.rowcount)
+    return int(cur.rowcount)
+
+
+def upsert_latest(cur: Any, latest: Sequence[Row]) -> None:
+    """Latest value per sensor by reading time (one row per sensor; older values never win)."""
+    if not latest:
+        return
+    cur.execute(LATEST_STAGE_DDL)
+    with cur.copy(LATEST_COPY) as copy:
+        copy.set_types(STAGE_TYPES)
+        for row in latest:
+            copy.write_row(row)
     cur.execute(UPSERT_LATEST)
-    return inserted
 
 
 def write_quarantine(cur: Any, rows: Sequence[QuarantineRow]) -> int:

@@ -17,11 +17,12 @@ import psycopg
 
 from waternet.telemetry import metrics, repository
 from waternet.telemetry import registry as registry_mod
-from waternet.telemetry.pipeline import Batch, Incoming, Policy, process, quarantine_row
+from waternet.telemetry.pipeline import Batch, Incoming, Policy, Row, process, quarantine_row
 from waternet.telemetry.spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 REGISTRY_TTL = 30.0
+LATEST_EVERY_S = 1.0  # latest values are upserted at most once a second (one row per sensor)
 
 
 @dataclass
@@ -31,6 +32,15 @@ class StoreResult:
     duplicates: int = 0
     quarantined: int = 0
     spooled: int = 0
+
+
+def _newest(latest: dict[int, Row], rows: list[Row]) -> dict[int, Row]:
+    """Fold ``rows`` into ``latest`` (sensor id -> newest row by reading time)."""
+    for row in rows:
+        prev = latest.get(row[0])
+        if prev is None or prev[1] < row[1]:
+            latest[row[0]] = row
+    return latest
 
 
 def _mark_dirty(cur: Any) -> None:
@@ -51,6 +61,10 @@ class Writer:
         self._registry: registry_mod.Registry | None = None
         self._mode: str | None = None
         self._days: set[date] = set()
+        # newest committed reading per sensor not yet in latest_readings: the map's latest value
+        # may lag by up to LATEST_EVERY_S; after a crash it catches up with the next reading
+        self._latest: dict[int, Row] = {}
+        self._latest_at = 0.0
         metrics.SPOOL_BYTES.set(self.spool.pending_bytes())
 
     # -- connection -------------------------------------------------------------------------
@@ -63,8 +77,38 @@ class Writer:
 
     def close(self) -> None:
         if self._conn is not None:
+            if self._latest and not self._conn.broken:
+                try:
+                    self.flush_latest()
+                except psycopg.Error:
+                    log.warning("could not write latest values at close")
             self._conn.close()
             self._conn = None
+
+    def _note_latest(self, rows: list[Row]) -> None:
+        _newest(self._latest, rows)
+
+    def _latest_due(self) -> bool:
+        return bool(self._latest) and time.monotonic() - self._latest_at >= LATEST_EVERY_S
+
+    def flush_latest(self) -> None:
+        """Upsert the pending latest values in a transaction of their own."""
+        if not self._latest:
+            return
+        conn = self._connection()
+        with conn.transaction(), conn.cursor() as cur:
+            repository.upsert_latest(cur, list(self._latest.values()))
+        self._latest.clear()
+        self._latest_at = time.monotonic()
+
+    def maybe_flush_latest(self) -> None:
+        """Idle-time hook: write latest values that are due (errors are retried later)."""
+        if self._latest_due():
+            try:
+                self.flush_latest()
+            except psycopg.Error as exc:
+                log.warning("latest values not written yet", extra={"error": str(exc)[:200]})
+                self.close()
 
     def _registry_now(self, conn: psycopg.Connection[Any], *, force: bool = False) -> Any:
         reg = self._registry
@@ -106,12 +150,22 @@ class Writer:
             reg = self._registry_now(conn, force=True)
             batch = process(messages, registry=reg, policy=self.policy, now=datetime.now(UTC))
         t0 = time.perf_counter()
+        flush = self._latest_due()
         with conn.transaction(), conn.cursor() as cur:
             self._ensure_partitions(cur, batch)
             stored = repository.write_rows(cur, batch.rows)
             if batch.rows:
                 _mark_dirty(cur)
             quarantined = repository.write_quarantine(cur, batch.quarantine)
+            if flush:
+                merged = _newest(dict(self._latest), batch.rows)
+                repository.upsert_latest(cur, list(merged.values()))
+        # committed: only now does the pending state change
+        if flush:
+            self._latest.clear()
+            self._latest_at = time.monotonic()
+        else:
+            self._note_latest(batch.rows)
         commit_at = time.time()
         metrics.COMMIT_SECONDS.observe(time.perf_counter() - t0)
         metrics.BATCH_SIZE.observe(len(batch.rows))
@@ -133,8 +187,11 @@ class Writer:
 
     def store(self, messages: list[Incoming]) -> StoreResult:
         """Make ``messages`` durable (database, else spool). Raises SpoolFull when both fail."""
+        by_source: dict[str, int] = {}
         for m in messages:
-            metrics.MESSAGES.labels(m.source).inc()
+            by_source[m.source] = by_source.get(m.source, 0) + 1
+        for source, n in by_source.items():
+            metrics.MESSAGES.labels(source).inc(n)
         if self.spool.segments() and not self.replay():
             return self._spool(messages)
         try:
