@@ -43,6 +43,7 @@ def test_demo_starts_on_embedded_services(tmp_path: Path) -> None:
         assert "started embedded PostgreSQL" in text
         assert "started in-process MQTT broker" in text
         assert "log in as 'dispatcher'" in text
+        assert "demo city (small) is network version" in text
         ready = None
         for _ in range(60):
             try:
@@ -54,6 +55,24 @@ def test_demo_starts_on_embedded_services(tmp_path: Path) -> None:
             time.sleep(1)
         assert ready is not None and ready.status_code == 200, ready and ready.text
         assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+        password = (tmp_path / "state" / "demo-password").read_text().strip()
+        token = httpx.post(
+            url + "api/v1/auth/token", data={"username": "dispatcher", "password": password}
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        versions = httpx.get(url + "api/v1/network/versions", headers=auth).json()
+        assert [v["name"] for v in versions if v["active"]] == ["demo-city-small"]
+        page = httpx.get(url)
+        assert page.status_code == 200 and "leaflet" in page.text.lower()
+        # the simulated fleet publishes live: pressure readings reach the latest-value table
+        latest: list[dict[str, object]] = []
+        for _ in range(90):
+            body = httpx.get(url + "api/v1/latest?kind=PT", headers=auth).json()
+            latest = [s for s in body["sensors"] if s.get("value") is not None]
+            if latest:
+                break
+            time.sleep(1)
+        assert latest, "no live readings from the simulated fleet"
     finally:
         proc.send_signal(2)  # Ctrl-C
         out, _ = proc.communicate(timeout=60)

@@ -24,21 +24,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     if not settings.database_url:
         raise ConfigError("WATERNET_DATABASE_URL is required to serve the API")
-    pool = make_async_pool(settings.database_url, max_size=settings.db_pool_max)
+    url = settings.database_url
+    pool = make_async_pool(url, max_size=settings.db_pool_max)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from waternet.telemetry.lifecycle import maintenance_loop
+        from waternet.telemetry.rollups import run_refresher
         from waternet.telemetry.router import replay_loop
 
         await pool.open(wait=False)
         replay = asyncio.create_task(replay_loop(app))
+        stop = asyncio.Event()
+        background = [
+            asyncio.create_task(
+                run_refresher(
+                    url,
+                    interval_s=settings.rollup_refresh_seconds,
+                    batch=settings.rollup_refresh_batch,
+                    stop=stop,
+                )
+            ),
+            asyncio.create_task(
+                maintenance_loop(url, every_s=settings.maintenance_hours * 3600, stop=stop)
+            ),
+        ]
         log.info("api started", extra={"version": __version__})
         try:
             yield
         finally:
             replay.cancel()
+            stop.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await replay
+            await asyncio.gather(*background, return_exceptions=True)
             if getattr(app.state, "push_writer", None) is not None:
                 app.state.push_writer.close()
             await pool.close()
@@ -60,30 +79,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     from waternet.auth.router import router as auth_router
+    from waternet.network.isolation_router import router as isolation_router
+    from waternet.network.router import router as network_router
+    from waternet.telemetry.query_router import router as query_router
     from waternet.telemetry.router import router as telemetry_router
+    from waternet.web.router import router as web_router
 
-    app.include_router(health.router)
-    app.include_router(auth_router)
-    app.include_router(telemetry_router)
-    for module in _domain_routers():
-        app.include_router(module)
-
-
-def _domain_routers() -> list:  # type: ignore[type-arg]
-    """Routers of the domain packages, added as each domain lands."""
-    routers = []
-    import importlib
-
-    for name in (
-        "waternet.telemetry.query_router",
-        "waternet.network.router",
-        "waternet.web.router",
+    for router in (
+        health.router,
+        auth_router,
+        telemetry_router,
+        query_router,
+        network_router,
+        isolation_router,
+        web_router,
     ):
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if not exc.name or not name.startswith(exc.name):
-                raise
-            continue
-        routers.append(mod.router)
-    return routers
+        app.include_router(router)

@@ -37,6 +37,10 @@ def demo(
 ) -> None:
     """Start the whole system with a demo city, a simulated fleet and the dispatch map."""
     from waternet.cli.core import setup_logging
+    from waternet.errors import ConfigError
+
+    if size not in ("small", "medium", "large"):
+        raise ConfigError("--size must be small, medium or large")
 
     setup_logging()
     asyncio.run(_run_demo(port=port, duration=duration, size=size))
@@ -47,6 +51,7 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
 
     from waternet.api.app import create_app
     from waternet.auth import service as auth_service
+    from waternet.cli import demo_city
     from waternet.db import migrate
     from waternet.db.aconnect import aconnect
     from waternet.embedded import EmbeddedBroker, free_port, start_postgres
@@ -55,11 +60,14 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
     state_dir = settings.state_dir
     pg = None
     broker = None
+    runtime = None
     try:
         if not settings.database_url:
             pg = await asyncio.to_thread(start_postgres, state_dir)
             os.environ["WATERNET_DATABASE_URL"] = pg.url
             typer.echo(f"started embedded PostgreSQL (data in {pg.data_dir})")
+        os.environ.setdefault("WATERNET_CTWING_KEY", demo_city.DEMO_CTWING_KEY)
+        os.environ.setdefault("WATERNET_ONENET_TOKEN", demo_city.DEMO_ONENET_TOKEN)
         if not settings.mqtt_url:
             broker = EmbeddedBroker(port=1883)
             await broker.start()
@@ -73,7 +81,8 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
         password = _demo_password(state_dir)
         async with aconnect(settings.database_url) as conn:
             await auth_service.add_user(conn, name=DEMO_USER, password=password, role="dispatcher")
-        extras = await _start_domain_demo(settings, size=size)
+        version = await asyncio.to_thread(demo_city.ensure_network, settings, size=size)
+        typer.echo(f"demo city ({size}) is network version {version}")
 
         http_port = free_port(port) if port else free_port(0)
         app = create_app(settings)
@@ -89,24 +98,29 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
         if duration > 0:
             loop.call_later(duration, lambda: setattr(server, "should_exit", True))
         url = f"http://{settings.http_host}:{http_port}/"
+        runtime = await asyncio.to_thread(
+            demo_city.start,
+            settings,
+            size=size,
+            api_base=url.rstrip("/"),
+            embedded_broker=broker is not None,
+        )
+        typer.echo(
+            f"ingest worker and simulated fleet running (a main bursts "
+            f"{demo_city.BURST_AFTER_S // 60} minutes in)"
+        )
         typer.echo(f"log in as {DEMO_USER!r} with password {password!r}")
         typer.echo(f"dispatch map: {url}")
         typer.echo("press Ctrl-C to stop")
         await server.serve()
-        for task in extras:
-            task.cancel()
-        await asyncio.gather(*extras, return_exceptions=True)
     finally:
+        if runtime is not None:
+            await asyncio.to_thread(runtime.shutdown)
         if broker is not None:
             await broker.stop()
         if pg is not None:
             await asyncio.to_thread(pg.stop)
         typer.echo("demo stopped")
-
-
-async def _start_domain_demo(settings: object, *, size: str) -> list[asyncio.Task[None]]:
-    """Background work of the demo (network, ingest, fleet), added as each domain lands."""
-    return []
 
 
 def register(app: typer.Typer) -> None:

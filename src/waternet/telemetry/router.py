@@ -34,6 +34,8 @@ class SensorIn(BaseModel):
     imei: str | None = None
     model: str | None = None
     status: str | None = None
+    lon: float | None = None
+    lat: float | None = None
 
 
 class Registered(BaseModel):
@@ -106,7 +108,7 @@ async def list_sensors(
     kind: Annotated[str | None, Query(max_length=2)] = None,
     dma: Annotated[str | None, Query(max_length=8)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[dict[str, Any]]:
     return await repository.list_sensors(conn, kind=kind, dma=dma, limit=limit, offset=offset)
 
@@ -172,11 +174,13 @@ async def replay_loop(app: Any, *, interval: float = 5.0) -> None:
     while True:
         await asyncio.sleep(interval)
         writer = getattr(app.state, "push_writer", None)
-        if writer is not None and writer.spool.segments():
+        if writer is not None:
             lock = app.state.push_lock
 
             def work(w: Writer = writer, lk: threading.Lock = lock) -> None:
                 with lk:
-                    w.replay()
+                    if w.spool.segments():
+                        w.replay()
+                    w.maybe_flush_latest()
 
             await run_in_threadpool(work)

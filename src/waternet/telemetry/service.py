@@ -62,7 +62,7 @@ def check_sensor(raw: dict[str, Any], where: str) -> tuple[dict[str, Any] | None
     if unit != kind.unit:
         problems.append(f"{where}: unit {unit!r} is not the canonical unit {kind.unit!r}")
 
-    def num(name: str, default: float) -> float | None:
+    def num(name: str, default: float | None) -> float | None:
         v = raw.get(name)
         if v in (None, ""):
             return default
@@ -81,6 +81,11 @@ def check_sensor(raw: dict[str, Any], where: str) -> tuple[dict[str, Any] | None
     status = str(raw.get("status") or "active")
     if status not in STATUSES:
         problems.append(f"{where}: status must be one of {', '.join(STATUSES)}")
+    lon, lat = num("lon", None), num("lat", None)
+    if lon is not None and not -180 <= lon <= 180:
+        problems.append(f"{where}: lon must be within -180..180")
+    if lat is not None and not -90 <= lat <= 90:
+        problems.append(f"{where}: lat must be within -90..90")
     rec = {
         "code": code,
         "kind": kind_code,
@@ -94,6 +99,8 @@ def check_sensor(raw: dict[str, Any], where: str) -> tuple[dict[str, Any] | None
         "imei": (str(raw["imei"]).strip() or None) if raw.get("imei") else None,
         "model": raw.get("model") or None,
         "status": status,
+        "lon": lon,
+        "lat": lat,
     }
     return (None if problems else rec), problems
 
