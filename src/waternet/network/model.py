@@ -79,7 +79,7 @@ __all__ = [
     "sensor_code",
 ]
 
-_SECTIONS: tuple[tuple[str, type], ...] = (
+SECTIONS: tuple[tuple[str, type], ...] = (
     ("nodes", Node),
     ("links", Link),
     ("valves", IsolationValve),
@@ -174,7 +174,7 @@ class NetworkModel:
 
     def counts(self) -> dict[str, int]:
         """Element counts, for ``waternet network info``."""
-        out = {s: len(getattr(self, s)) for s, _ in _SECTIONS}
+        out = {s: len(getattr(self, s)) for s, _ in SECTIONS}
         for k in NODE_KINDS:
             out[f"{k}s"] = sum(1 for n in self.nodes if n.kind == k)
         for k, key in (("pipe", "pipes"), ("pump", "pumps"), ("valve", "control_valves")):
@@ -212,7 +212,7 @@ class NetworkModel:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready document (``json.dumps`` works on it)."""
         doc: dict[str, Any] = {"format": FORMAT, "name": self.name, "crs": self.crs}
-        for section, _ in _SECTIONS:
+        for section, _ in SECTIONS:
             doc[section] = [element_to_dict(e) for e in getattr(self, section)]
         doc["meta"] = dict(self.meta)
         return doc
@@ -223,7 +223,7 @@ class NetworkModel:
         if fmt != FORMAT:
             raise ValidationFailed(f"unsupported network document format {fmt!r}")
         kwargs: dict[str, Any] = {}
-        for section, etype in _SECTIONS:
+        for section, etype in SECTIONS:
             kwargs[section] = [element_from_dict(etype, d) for d in doc.get(section, [])]
         return cls(name=str(doc["name"]), crs=str(doc["crs"]), meta=dict(doc.get("meta", {})),
                    **kwargs)

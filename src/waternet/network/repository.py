@@ -23,15 +23,9 @@ from psycopg.types.json import Jsonb
 
 from waternet.errors import NotFound, ValidationFailed
 from waternet.network.model import (
-    DMA,
     FORMAT,
-    Customer,
-    Hydrant,
-    IsolationValve,
-    Link,
+    SECTIONS,
     NetworkModel,
-    Node,
-    SensorSite,
     element_from_dict,
     element_to_dict,
 )
@@ -41,15 +35,6 @@ Conn = psycopg.Connection[dict[str, Any]]
 ENCODING = "columns+json+zlib/1"
 CHUNK_ROWS = 100_000
 ZLIB_LEVEL = 1
-SECTIONS: tuple[tuple[str, type], ...] = (
-    ("nodes", Node),
-    ("links", Link),
-    ("valves", IsolationValve),
-    ("hydrants", Hydrant),
-    ("customers", Customer),
-    ("dmas", DMA),
-    ("sensors", SensorSite),
-)
 _ROW_SECTIONS = frozenset({"dmas"})  # nested values: stored one dict per element
 ACTIVATE_LOCK = 0x5EA7_0003  # advisory lock serialising activations
 
