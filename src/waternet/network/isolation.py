@@ -222,15 +222,18 @@ class IsolationEngine:
         x = np.where(link_inside, node_el, link_el)
         x_to_y = np.where(link_inside, g.inc_n2l[inc], g.inc_l2n[inc])
         # 1. close every candidate; who is still supplied?
-        closed_all = _with(tree.closed_inc, inc)
-        sup_all = reach_local(
-            indptr=g.fwd_indptr,
-            nbr=g.fwd_dst,
-            nbr_inc=g.fwd_inc,
-            q=q,
-            closed_inc=closed_all,
-            seed_local=entry_seeds(g, q, closed_all, tree.supplied),
-        )
+        def supplied_with(closed: Any) -> Any:
+            """Nodes/links of ``q`` reached from supply with ``closed`` incidences shut."""
+            return reach_local(
+                indptr=g.fwd_indptr,
+                nbr=g.fwd_dst,
+                nbr_inc=g.fwd_inc,
+                q=q,
+                closed_inc=closed,
+                seed_local=entry_seeds(g, q, closed, tree.supplied),
+            )
+
+        sup_all = supplied_with(_with(tree.closed_inc, inc))
         x_sup = _lookup(q, sup_all, x, tree.supplied)
         # 2. backwards from the burst through the area and the unsupplied rest
         q2 = q[in_area | ~sup_all]
@@ -254,14 +257,7 @@ class IsolationEngine:
         px, py = x[needed], y[needed]
         # 3. final supply with only the proposed valves closed
         closed_p = _with(tree.closed_inc, seg.valve_incidence[prop])
-        sup_p = reach_local(
-            indptr=g.fwd_indptr,
-            nbr=g.fwd_dst,
-            nbr_inc=g.fwd_inc,
-            q=q,
-            closed_inc=closed_p,
-            seed_local=entry_seeds(g, q, closed_p, tree.supplied),
-        )
+        sup_p = supplied_with(closed_p)
         isolated = q[in_area & ~sup_p]
         cut_off = q[~in_area & ~sup_p]
         # operation order: supply-side (base supply enters the area through it) first,
