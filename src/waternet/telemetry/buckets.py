@@ -89,6 +89,7 @@ LEVELS: tuple[Level, ...] = (
 BY_NAME: dict[str, Level] = {lv.name: lv for lv in LEVELS}
 FINEST = LEVELS[0]
 DIRTY_TABLE = "rollup_dirty"
+WATERMARK_TABLE = "rollup_watermark"
 
 
 def level(name: str) -> Level:
@@ -185,6 +186,30 @@ SELECT runs.sensor_id, {bucket_expr(lv, "s." + t)},
  GROUP BY 1, 2
  ORDER BY 1, 2
 ON CONFLICT (sensor_id, bucket) DO UPDATE SET {updates}
+"""
+
+
+def range_refresh_sql() -> str:
+    """Recompute every finest (1-minute) bucket with raw readings in ``[%(lo)s, %(hi)s)`` and
+    record their keys in the finest key table (for the coarser levels). One scan of the range,
+    no key per reading: the path of on-time readings (``rollups`` moves the range)."""
+    lv = FINEST
+    aggs = ",\n       ".join(a[1] for a in AGGREGATES)
+    cols = ", ".join(COLUMNS)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[2:])
+    return f"""
+WITH up AS (
+    INSERT INTO {lv.table} AS r ({cols})
+    SELECT s.sensor_id, {bucket_expr(lv, "s.ts")},
+           {aggs}
+      FROM {RAW} s
+     WHERE s.ts >= %(lo)s AND s.ts < %(hi)s
+     GROUP BY 1, 2
+     ORDER BY 1, 2
+    ON CONFLICT (sensor_id, bucket) DO UPDATE SET {updates}
+    RETURNING r.sensor_id, r.bucket
+)
+INSERT INTO {keys_table(lv)} (sensor_id, bucket) SELECT sensor_id, bucket FROM up
 """
 
 

@@ -1,18 +1,31 @@
 """Service-maintained rollups: dirty-bucket marking (writer side) and refresh (refresher side).
 
-The ingest writer calls :func:`mark_dirty` inside its batch transaction: the (sensor, 1-minute
-bucket) keys of the staged rows go to ``rollup_dirty``. :func:`refresh_dirty` takes a batch of
-dirty keys, recomputes the 1-minute buckets from raw readings (late readings included), then the
-15-minute, hourly and daily buckets containing them, each from the next finer level, and clears
-the keys - all in one transaction.
+Two paths, after TimescaleDB's own continuous-aggregate design (an invalidation threshold and
+a materialization watermark, both in ``rollup_watermark``):
 
-Concurrency: the writer upserts its keys (``ON CONFLICT DO UPDATE``, not ``DO NOTHING``): the row
-lock it takes makes the refresher skip (``SKIP LOCKED``) a key whose readings are not committed
-yet, so a key is never cleared before the readings that dirtied it are visible. Only one
+* **On-time readings (by range).** Readings at or after the *threshold* need nothing from the
+  writer. The refresher raises the threshold to a minute boundary ``lag`` behind ``now()``,
+  then recomputes every 1-minute bucket between ``done`` and the threshold in one scan of raw
+  readings, in steps of at most ``step``, moving ``done`` in the same transaction.
+* **Late readings (by key).** The writer's :func:`mark_dirty`, inside its batch transaction,
+  records the (sensor, 1-minute bucket) keys of the rows older than the threshold in
+  ``rollup_dirty``; :func:`refresh_dirty` recomputes those buckets from raw readings.
+
+Then the 15-minute, hourly and daily buckets containing any recomputed minute are recomputed,
+each from the next finer level, in the same transaction.
+
+Concurrency: the writer takes a shared advisory lock (:data:`THRESHOLD_LOCK`) before it reads
+the threshold and holds it to its commit; the refresher raises the threshold under the same
+lock taken exclusively, so it waits for the writers in flight: when the range up to the new
+threshold is read, every reading written under the old threshold is committed, and every
+later writer compares with the new one. The writer upserts its keys (``ON CONFLICT DO
+UPDATE``, not ``DO NOTHING``): the row lock makes the refresher skip (``SKIP LOCKED``) a key
+whose readings are not committed yet, so a key is never cleared before they are visible. One
 refresher works at a time (transaction-level advisory lock); others return 0.
 
 With the Timescale license the levels are continuous aggregates; :func:`refresh_dirty` then
-refreshes them over the dirty range with ``refresh_continuous_aggregate`` (not run in CI).
+refreshes them over the range of late keys with ``refresh_continuous_aggregate`` and leaves
+on-time data to the aggregates' own policies (not run in CI).
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -32,14 +45,20 @@ from waternet.telemetry.buckets import (
     DIRTY_TABLE,
     FINEST,
     LEVELS,
+    WATERMARK_TABLE,
     bucket_expr,
     keys_table,
     parent_keys_sql,
+    range_refresh_sql,
     refresh_sql,
 )
 
 log = logging.getLogger(__name__)
 REFRESH_LOCK = 0x57A7_0006  # advisory lock key of the single refresher
+THRESHOLD_LOCK = 0x57A7_0007  # writers hold it shared; the refresher raises the threshold
+DEFAULT_LAG = timedelta(minutes=2)  # how far behind now() on-time readings are rolled up
+DEFAULT_STEP = timedelta(hours=1)  # most raw time recomputed by range in one transaction
+THRESHOLD_WAIT = "5s"  # longest wait for writers in flight; the raise is retried next cycle
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
@@ -50,21 +69,33 @@ def _tz() -> str:
 
 
 # postgres mode: a day partition of the 1-minute rollups wherever raw readings have one
-ENSURE_1M_PARTITIONS = f"""
+_ENSURE_1M = """
 SELECT waternet_ensure_partition('readings_1m', d)
-  FROM (SELECT DISTINCT (bucket AT TIME ZONE 'UTC')::date AS d FROM {keys_table(FINEST)}) x
+  FROM ({days}) x
  WHERE to_regclass('readings_p' || to_char(d, 'YYYYMMDD')) IS NOT NULL
    AND to_regclass('readings_1m_p' || to_char(d, 'YYYYMMDD')) IS NULL
 """
+ENSURE_1M_PARTITIONS = _ENSURE_1M.format(
+    days=f"SELECT DISTINCT (bucket AT TIME ZONE 'UTC')::date AS d FROM {keys_table(FINEST)}"
+)
+ENSURE_1M_RANGE_PARTITIONS = _ENSURE_1M.format(
+    days="SELECT g::date AS d FROM generate_series(date_trunc('day', %(lo)s AT TIME ZONE 'UTC'),"
+    " %(hi)s AT TIME ZONE 'UTC', interval '1 day') g"
+)
 
 
 def mark_dirty(cur: Any, *, staging_table: str = "ingest_stage") -> None:
-    """Record the finest buckets touched by the rows of ``staging_table`` (same transaction)."""
+    """Record the finest buckets touched by the rows of ``staging_table`` that are older than
+    the threshold (late readings). Call it in the writer's batch transaction, after the insert:
+    the shared lock it takes is held to the commit."""
     if not _IDENT.match(staging_table):
         raise ValueError(f"bad staging table name {staging_table!r}")
+    cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (THRESHOLD_LOCK,))
+    # a statement of its own, so that it reads the threshold after the lock is granted
     cur.execute(
         f"INSERT INTO {DIRTY_TABLE} (sensor_id, bucket) "
         f"SELECT DISTINCT sensor_id, {bucket_expr(FINEST, 'ts')} FROM {staging_table} "
+        f"WHERE ts < (SELECT threshold FROM {WATERMARK_TABLE}) "
         "ORDER BY 1, 2 "
         "ON CONFLICT (sensor_id, bucket) DO UPDATE SET marked_at = EXCLUDED.marked_at"
     )
@@ -103,9 +134,41 @@ def _mode(cur: Any) -> str:
     return str(_scalar(cur) or "postgres")
 
 
-def refresh_dirty(conn: psycopg.Connection[Any], *, limit: int | None = None) -> int:
-    """Recompute the dirty buckets of every level and clear them; returns the number of finest
-    (1-minute) keys processed. Commits (it owns its transaction)."""
+def raise_threshold(conn: psycopg.Connection[Any], *, lag: timedelta = DEFAULT_LAG) -> bool:
+    """Move the threshold up to the minute ``lag`` behind ``now()``, after the writers in
+    flight have committed. Commits. False when they took longer than :data:`THRESHOLD_WAIT`
+    (the next cycle tries again; nothing is lost, the range just waits)."""
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(
+                f"SELECT threshold < date_trunc('minute', now() - %s) FROM {WATERMARK_TABLE}",
+                (lag,),
+            )
+            if not _scalar(cur):
+                return True
+            cur.execute(f"SET LOCAL lock_timeout = '{THRESHOLD_WAIT}'")
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (THRESHOLD_LOCK,))
+            cur.execute(
+                f"UPDATE {WATERMARK_TABLE} SET threshold = "
+                "greatest(threshold, date_trunc('minute', now() - %s))",
+                (lag,),
+            )
+        return True
+    except psycopg.errors.LockNotAvailable:
+        log.warning("rollup threshold not raised: writers held it too long; retrying later")
+        return False
+
+
+def refresh_dirty(
+    conn: psycopg.Connection[Any],
+    *,
+    limit: int | None = None,
+    lag: timedelta = DEFAULT_LAG,
+    step: timedelta = DEFAULT_STEP,
+) -> int:
+    """One refresh cycle: raise the threshold, then recompute up to ``limit`` late keys and up
+    to ``step`` of on-time raw time, every level, in one transaction. Returns the number of
+    finest (1-minute) buckets recomputed (0: nothing was left to do)."""
     tz = _tz()
     cagg_range: tuple[datetime, datetime] | None = None
     lim = "" if limit is None else f" LIMIT {int(limit)}"
@@ -116,43 +179,64 @@ def refresh_dirty(conn: psycopg.Connection[Any], *, limit: int | None = None) ->
                 SELECT ctid FROM {DIRTY_TABLE}{lim} FOR UPDATE SKIP LOCKED))
             RETURNING sensor_id, bucket
         )"""
+    with conn.cursor() as cur:
+        mode = _mode(cur)
+    conn.commit()
+    if mode != "timescaledb":
+        raise_threshold(conn, lag=lag)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (REFRESH_LOCK,))
         if not _scalar(cur):
             return 0
-        mode = _mode(cur)
         if mode == "timescaledb":
             cur.execute(claim + " SELECT count(*), min(bucket), max(bucket) FROM gone")
             row = cur.fetchone()
             n, lo, hi = (
                 (tuple(row.values()) if isinstance(row, dict) else row) if row else (0, None, None)
             )
-            claimed = int(n or 0)
-            if claimed:
+            done = int(n or 0)
+            if done:
                 cagg_range = (lo, hi)
         else:
-            cur.execute("SET LOCAL work_mem = '64MB'")
-            cur.execute("SET LOCAL jit = off")
-            for lv in LEVELS:
-                cur.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {keys_table(lv)} (sensor_id integer "
-                    "NOT NULL, bucket timestamptz NOT NULL) ON COMMIT DELETE ROWS"
-                )
-            cur.execute(
-                claim + f" INSERT INTO {keys_table(FINEST)} (sensor_id, bucket) SELECT * FROM gone"
-            )
-            claimed = int(cur.rowcount)
-            if claimed == 0:
-                return 0
-            if mode == "postgres":
-                cur.execute(ENSURE_1M_PARTITIONS)
-            for i, lv in enumerate(LEVELS):
-                if i > 0:
-                    cur.execute(parent_keys_sql(lv, LEVELS[i - 1]), {"tz": tz})
-                cur.execute(refresh_sql(lv), {"tz": tz})
+            done = _refresh_tables(cur, mode=mode, claim=claim, step=step, tz=tz)
     if cagg_range is not None:
         _refresh_caggs(conn, *cagg_range)
-    return claimed
+    return done
+
+
+def _refresh_tables(cur: Any, *, mode: str, claim: str, step: timedelta, tz: str) -> int:
+    """The service-maintained levels: late keys, then the next range, then the coarser levels."""
+    cur.execute("SET LOCAL work_mem = '64MB'")
+    cur.execute("SET LOCAL jit = off")
+    for lv in LEVELS:
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {keys_table(lv)} (sensor_id integer "
+            "NOT NULL, bucket timestamptz NOT NULL) ON COMMIT DELETE ROWS"
+        )
+    cur.execute(claim + f" INSERT INTO {keys_table(FINEST)} (sensor_id, bucket) SELECT * FROM gone")
+    claimed = int(cur.rowcount)
+    cur.execute(
+        f"SELECT done, least(threshold, done + %s) FROM {WATERMARK_TABLE} FOR UPDATE", (step,)
+    )
+    row = cur.fetchone()
+    lo, hi = (tuple(row.values()) if isinstance(row, dict) else row) if row else (None, None)
+    ranged = 0
+    if claimed:
+        if mode == "postgres":
+            cur.execute(ENSURE_1M_PARTITIONS)
+        cur.execute(refresh_sql(FINEST), {"tz": tz})
+    if lo is not None and hi is not None and hi > lo:
+        if mode == "postgres":
+            cur.execute(ENSURE_1M_RANGE_PARTITIONS, {"lo": lo, "hi": hi})
+        cur.execute(range_refresh_sql(), {"lo": lo, "hi": hi, "tz": tz})
+        ranged = int(cur.rowcount)
+        cur.execute(f"UPDATE {WATERMARK_TABLE} SET done = %s", (hi,))
+    if claimed + ranged == 0:
+        return 0
+    for i, lv in enumerate(LEVELS[1:], start=1):
+        cur.execute(parent_keys_sql(lv, LEVELS[i - 1]), {"tz": tz})
+        cur.execute(refresh_sql(lv), {"tz": tz})
+    return claimed + ranged
 
 
 def _refresh_caggs(conn: psycopg.Connection[Any], lo: datetime, hi: datetime) -> None:
@@ -171,14 +255,26 @@ def _refresh_caggs(conn: psycopg.Connection[Any], lo: datetime, hi: datetime) ->
         conn.autocommit = prev
 
 
-def refresh_all(conn: psycopg.Connection[Any], *, batch: int = 100_000) -> int:
-    """Refresh until no dirty key is left (CLI: ``waternet rollups refresh``); returns keys."""
+def refresh_all(
+    conn: psycopg.Connection[Any], *, batch: int = 100_000, lag: timedelta = DEFAULT_LAG
+) -> int:
+    """Refresh until no dirty key is left and the range has caught up with the threshold
+    (CLI: ``waternet rollups-refresh``); returns the 1-minute buckets recomputed."""
     total = 0
     while True:
-        n = refresh_dirty(conn, limit=batch)
+        before = _done(conn)
+        n = refresh_dirty(conn, limit=batch, lag=lag)
         total += n
-        if n < batch:
+        if n == 0 and _done(conn) == before:
             return total
+
+
+def _done(conn: psycopg.Connection[Any]) -> Any:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT done FROM {WATERMARK_TABLE}")
+        out = _scalar(cur)
+    conn.commit()
+    return out
 
 
 def rebuild(
@@ -189,20 +285,37 @@ def rebuild(
     sensor_ids: Sequence[int] | None = None,
     batch: int = 100_000,
 ) -> int:
-    """Recompute every level over ``[start, end)`` from raw readings (after a bulk load)."""
+    """Recompute every level over ``[start, end)`` from raw readings (after a bulk load or a
+    repair). Every sensor: by range (``done`` moves back to ``start``; what lies beyond the
+    threshold follows as it rises). Some sensors: by key."""
     with conn.transaction(), conn.cursor() as cur:
-        mark_range_dirty(cur, start=start, end=end, sensor_ids=sensor_ids)
+        if sensor_ids is None:
+            cur.execute(f"UPDATE {WATERMARK_TABLE} SET done = least(done, %s)", (start,))
+        else:
+            mark_range_dirty(cur, start=start, end=end, sensor_ids=sensor_ids)
     return refresh_all(conn, batch=batch)
 
 
 def dirty_backlog(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-    """How far behind the refresher is: dirty keys and the oldest mark."""
+    """How far behind the refresher is: dirty keys, the oldest mark, and the on-time range
+    (every bucket before ``materialized_to`` is done; readings before ``threshold`` are
+    marked by key)."""
     with conn.cursor() as cur:
-        cur.execute(f"SELECT count(*), min(marked_at) FROM {DIRTY_TABLE}")
+        cur.execute(
+            f"SELECT (SELECT count(*) FROM {DIRTY_TABLE}), (SELECT min(marked_at) FROM "
+            f"{DIRTY_TABLE}), done, threshold FROM {WATERMARK_TABLE}"
+        )
         row = cur.fetchone()
     conn.commit()
-    n, oldest = (row.values() if isinstance(row, dict) else row) if row else (0, None)
-    return {"dirty_keys": int(n or 0), "oldest_mark": oldest}
+    n, oldest, done, threshold = (
+        (tuple(row.values()) if isinstance(row, dict) else row) if row else (0, None, None, None)
+    )
+    return {
+        "dirty_keys": int(n or 0),
+        "oldest_mark": oldest,
+        "materialized_to": done,
+        "threshold": threshold,
+    }
 
 
 def refresh_database(url: str, *, batch: int = 100_000) -> int:

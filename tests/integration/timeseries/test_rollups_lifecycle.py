@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from waternet.telemetry import lifecycle, rollups
 from waternet.telemetry.buckets import LEVELS, bucket_expr
 
 TZ = ZoneInfo("Asia/Shanghai")
+H = timedelta(hours=1)
 
 RAW_SQL = """
 SELECT sensor_id, {b} AS bucket, count(*), min(value), max(value), sum(value), min(ts),
@@ -51,25 +53,46 @@ def readings_for(sids: list[int], start: datetime, hours: int, rng: random.Rando
     return rows
 
 
+def set_watermark(conn: psycopg.Connection, t: datetime) -> None:  # type: ignore[type-arg]
+    """Readings from ``t`` on are on time (rolled up by range), older ones late (by key)."""
+    conn.execute("UPDATE rollup_watermark SET threshold = %s, done = %s", (t, t))
+    conn.commit()
+
+
 def test_every_level_matches_raw_including_late_readings(pg_server: PgServer) -> None:
     for mode in pg_server.modes():
-        check_levels(pg_server, mode)
+        check_levels(pg_server, mode, on_time=False)
 
 
-def check_levels(pg_server: PgServer, mode: str) -> None:
+def test_on_time_readings_roll_up_by_range_without_keys(pg_server: PgServer) -> None:
+    for mode in pg_server.modes():
+        check_levels(pg_server, mode, on_time=True)
+
+
+def check_levels(pg_server: PgServer, mode: str, *, on_time: bool) -> None:
     rng = random.Random(6)
     with pg_server.migrated_db(mode) as url, psycopg.connect(url) as conn:
         sids = [add_sensor(conn, f"PT-D1-{i:06d}", "PT") for i in range(3)]
         conn.commit()
         # last local day crossing the local midnight, plus an old day (default partition)
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=30)
+        set_watermark(conn, start if on_time else datetime.now(UTC))
         first = readings_for(sids, start, 26, rng)
         old = readings_for(sids[:1], datetime(2025, 1, 15, 15, tzinfo=UTC), 12, rng)
         every = first + old
         for i in range(0, len(every), 500):
             write_batch(conn, every[i : i + 500])
-        assert rollups.refresh_dirty(conn, limit=700) == 700  # a bounded batch
-        rollups.refresh_all(conn, batch=5000)
+        keys = rollups.dirty_backlog(conn)["dirty_keys"]
+        old_keys = len({(sid, ts.replace(second=0, microsecond=0)) for sid, ts, _v, _q in old})
+        if on_time:  # only the old day is late: no key for the 26 hours on time
+            assert keys == old_keys
+            # steps of at most an hour of raw time, each its own transaction
+            assert rollups.refresh_dirty(conn, limit=1, lag=timedelta(0)) > 1
+            assert rollups.dirty_backlog(conn)["materialized_to"] == start + timedelta(hours=1)
+        else:
+            assert keys > old_keys
+            assert rollups.refresh_dirty(conn, limit=700) == 700  # a bounded batch
+        rollups.refresh_all(conn, batch=5000, lag=timedelta(0))
         assert rollups.dirty_backlog(conn)["dirty_keys"] == 0
         for lv in LEVELS:
             want = reference(every, lv.name, TZ)
@@ -83,7 +106,7 @@ def check_levels(pg_server: PgServer, mode: str) -> None:
             late.append((sid, ts + timedelta(milliseconds=1), -9.5, 0))
         late.append(first[0])  # redelivered: ON CONFLICT DO NOTHING, no change
         write_batch(conn, late)
-        assert rollups.dirty_backlog(conn)["dirty_keys"] > 0
+        assert rollups.dirty_backlog(conn)["dirty_keys"] > 0  # late now, whatever they were
         rollups.refresh_all(conn)
         every = every + late[:-1]
         for lv in LEVELS:
@@ -101,6 +124,7 @@ def test_refresher_skips_keys_of_uncommitted_writes(pg_server: PgServer) -> None
     ):
         sid = add_sensor(a, "PT-D1-000009", "PT")
         a.commit()
+        set_watermark(a, datetime.now(UTC).replace(second=0, microsecond=0))
         t = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
         write_batch(a, [(sid, t, 1.0, 0)])
         with a.cursor() as cur:  # writer B-side transaction left open
@@ -120,6 +144,46 @@ def test_refresher_skips_keys_of_uncommitted_writes(pg_server: PgServer) -> None
         assert rollups.refresh_dirty(b) == 1
         row = b.execute("SELECT n, vmax FROM readings_1m WHERE sensor_id = %s", (sid,)).fetchone()
         assert row == (2, 5.0)
+
+
+def test_threshold_waits_for_writers_in_flight(pg_server: PgServer) -> None:
+    """An on-time reading not yet committed when the refresher raises the threshold is rolled
+    up all the same: the raise waits for the writer, then the range sees the reading."""
+    with (
+        pg_server.migrated_db(pg_server.modes()[0]) as url,
+        psycopg.connect(url) as a,
+        psycopg.connect(url) as b,
+    ):
+        sid = add_sensor(a, "PT-D1-000011", "PT")
+        a.commit()
+        t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
+        set_watermark(a, t0)
+        with a.cursor() as cur:  # a writer's batch, on time, left uncommitted
+            cur.execute(
+                "CREATE TEMP TABLE other_stage (sensor_id int, ts timestamptz, value float8,"
+                " quality int2)"
+            )
+            cur.execute("INSERT INTO other_stage VALUES (%s, %s, 7.0, 0)", (sid, t0))
+            cur.execute(
+                "INSERT INTO readings SELECT sensor_id, ts, value, quality FROM other_stage"
+            )
+            rollups.mark_dirty(cur, staging_table="other_stage")
+        assert rollups.dirty_backlog(b)["dirty_keys"] == 0  # on time: no key
+        result: list[int] = []
+        refresher = threading.Thread(
+            target=lambda: result.append(rollups.refresh_dirty(b, lag=timedelta(0)))
+        )
+        refresher.start()
+        refresher.join(0.5)
+        assert refresher.is_alive()  # waiting for the writer in flight
+        a.commit()
+        refresher.join(10)
+        assert result == [1]
+        row = a.execute("SELECT n, vmax FROM readings_1m WHERE sensor_id = %s", (sid,)).fetchone()
+        assert row == (1, 7.0)
+        # the next batch compares with the raised threshold: the same minute is late now
+        write_batch(a, [(sid, t0 + timedelta(seconds=30), 9.0, 0)])
+        assert rollups.dirty_backlog(a)["dirty_keys"] == 1
 
 
 def test_retention_drops_old_raw_and_keeps_rollups_on_every_mode(pg_server: PgServer) -> None:
@@ -178,7 +242,7 @@ def test_background_refresher_catches_up_and_stops(pg_server: PgServer) -> None:
     with pg_server.migrated_db("postgres") as url, psycopg.connect(url) as conn:
         sid = add_sensor(conn, "PT-D1-000010", "PT")
         conn.commit()
-        t = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+        t = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 2 * H
         write_batch(conn, [(sid, t + timedelta(seconds=20 * i), float(i), 0) for i in range(9)])
 
         async def go() -> None:
@@ -186,7 +250,8 @@ def test_background_refresher_catches_up_and_stops(pg_server: PgServer) -> None:
             task = asyncio.create_task(rollups.run_refresher(url, interval_s=0.05, stop=stop))
             for _ in range(200):
                 await asyncio.sleep(0.05)
-                if rollups.dirty_backlog(conn)["dirty_keys"] == 0:
+                backlog = rollups.dirty_backlog(conn)
+                if backlog["dirty_keys"] == 0 and backlog["materialized_to"] > t + H:
                     break
             stop.set()
             await asyncio.wait_for(task, 10)
