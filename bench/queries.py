@@ -14,7 +14,8 @@ for the DMA boundary meters and one trace sensor, and prints p50/p99 for:
 
 and the rollup refresh rate (raw rows/s of on-time readings rolled up by range, late keys/s)
 next to the ingest-shaped write rate (stage + insert, with and without ``mark_dirty``).
-The database is dropped at the end (``--keep`` keeps it). The issue's full size is ``--sensors 10000 --days 7`` (100 million).
+The database is dropped at the end (``--keep`` keeps it). The issue's full size is
+``--sensors 10000 --days 7`` (100 million).
 """
 
 from __future__ import annotations
