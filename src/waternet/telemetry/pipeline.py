@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from waternet.telemetry import payloads, platforms
+from waternet.telemetry import fastpath, payloads, platforms
 from waternet.telemetry.catalogue import Catalogue
 from waternet.telemetry.catalogue import default as default_catalogue
 from waternet.telemetry.registry import Registry
@@ -116,18 +116,32 @@ def process(
     policy: Policy,
     now: datetime,
     catalogue: Catalogue | None = None,
+    fast: bool = True,
 ) -> Batch:
-    """Parse and validate messages into one batch. Never raises on message content."""
+    """Parse and validate messages into one batch. Never raises on message content.
+
+    With ``fast`` (the default), MQTT JSON messages whose every reading is accepted take
+    :mod:`waternet.telemetry.fastpath`; the rest, and every message with ``fast=False``, the
+    general path. Both give the same rows."""
     cat = catalogue or default_catalogue()
 
     def status_bits_for(code: str) -> Any:
         return cat.status_bits(registry.model_of.get(code))
 
     batch = Batch()
+    table = registry.fast
+    lo, hi = now - policy.max_age, now + policy.future_margin
     for msg in messages:
         batch.messages += 1
         if msg.token is not None:
             batch.tokens.append(msg.token)
+        if fast and msg.source == "mqtt":
+            quick = fastpath.rows(
+                msg.topic, msg.payload, table, lo=lo, hi=hi, max_payload=policy.max_payload
+            )
+            if quick is not None:
+                batch.rows.extend(quick)
+                continue
         result = _parse(msg, registry, policy, status_bits_for)
         batch.events.extend(result.events)
         for rej in result.rejects:

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from waternet.telemetry.fastpath import FastTable
 from waternet.telemetry.validation import SensorSpec
 
 REGISTRY_SQL = """
@@ -20,6 +21,14 @@ class Registry:
     by_device: dict[str, str] = field(default_factory=dict)  # IMEI or device id -> code
     model_of: dict[str, str | None] = field(default_factory=dict)
     loaded_at: float = 0.0
+    _fast: FastTable | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def fast(self) -> FastTable:
+        """The fast path's table of this snapshot (built once, on first use)."""
+        if self._fast is None:
+            self._fast = FastTable.build(self.by_code)
+        return self._fast
 
     @classmethod
     def from_rows(cls, rows: list[dict[str, Any]]) -> Registry:

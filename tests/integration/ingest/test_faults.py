@@ -171,7 +171,7 @@ def test_broker_restart(db_url: str, tmp_path: Path, shared: bool) -> None:
             time.sleep(1.0)
             broker.start()
             if shared:
-                assert wait_until(worker._connected.is_set, 30)
+                assert wait_until(worker.session.connected.is_set, 30)
             more = Publisher(broker.url)
             sent |= stream(more, 100, pace=0.0, t0_ms=t0, tag=1)
             more.close()
