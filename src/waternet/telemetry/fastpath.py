@@ -15,12 +15,13 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from waternet.telemetry import sensorcode
 from waternet.telemetry.validation import ACCEPTING_STATUSES, SensorSpec
@@ -34,6 +35,10 @@ _MAX_EXACT_INT = 2**53
 _ITEM_KEYS = frozenset({"s", "ts", "v", "q"})
 _SINGLE_KEYS = frozenset({"ts", "v", "q"})
 _fromtimestamp = datetime.fromtimestamp
+# msgspec decodes in C; what it refuses (NaN literals, huge integers...) declines the fast path
+# and json.loads decides on the general path
+_decode = msgspec.json.Decoder().decode
+_DecodeError = msgspec.DecodeError
 
 Row = tuple[int, datetime, float, int]
 # sensor id, lowest and highest valid value, pump status (value must be exactly 0 or 1)
@@ -108,8 +113,8 @@ def rows(
         if entry is None:
             return None
         try:
-            doc = json.loads(payload)
-        except (ValueError, RecursionError):
+            doc = _decode(payload)
+        except (_DecodeError, RecursionError):
             return None
         if type(doc) is not dict or not doc.keys() <= _SINGLE_KEYS:
             return None
@@ -119,8 +124,8 @@ def rows(
         if not _GATEWAY.fullmatch(topic, len(BATCH)):
             return None
         try:
-            doc = json.loads(payload)
-        except (ValueError, RecursionError):
+            doc = _decode(payload)
+        except (_DecodeError, RecursionError):
             return None
         if type(doc) is not dict:
             return None

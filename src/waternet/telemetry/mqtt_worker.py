@@ -63,14 +63,6 @@ class WorkerStats:
         }
 
 
-def _weight(m: Incoming) -> int:
-    """Readings a message probably carries (cheap): every reading of a gateway batch is one
-    JSON object, so count closing braces; single readings and frames count 1."""
-    if m.topic.startswith(BATCH_PREFIX):
-        return max(1, m.payload.count(b"}") - 1)
-    return 1
-
-
 class Inbox:
     """Bounded hand-over from the reading thread to the writer thread, in messages."""
 
@@ -102,7 +94,11 @@ class Inbox:
                 while items and weight < max_weight:
                     m = items.popleft()
                     batch.append(m)
-                    weight += _weight(m)
+                    # readings a message probably carries: a gateway batch has one JSON object
+                    # per reading, so count closing braces; single readings and frames count 1
+                    weight += (
+                        max(1, m.payload.count(b"}") - 1) if m.topic.startswith(BATCH_PREFIX) else 1
+                    )
                 self._cond.notify_all()
                 if weight >= max_weight:
                     return batch

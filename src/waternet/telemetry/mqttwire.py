@@ -230,9 +230,14 @@ class Decoder:
         other: list[tuple[int, int, bytes]] = []
         v5 = self.v5
         while n - i >= 2:
-            length, j = read_varint(buf, i + 1)
-            if length is None:
-                break
+            length = buf[i + 1]
+            if length < 0x80:  # the common case inline: packets under 128 bytes
+                j = i + 2
+            else:
+                vlen, j = read_varint(buf, i + 1)
+                if vlen is None:
+                    break
+                length = vlen
             if length > self.max_packet:
                 raise ProtocolError(f"packet of {length} bytes exceeds the limit")
             end = j + length
@@ -252,10 +257,16 @@ class Decoder:
                     mid = buf[k] << 8 | buf[k + 1]
                     k += 2
                 if v5:
-                    plen, k = read_varint(buf, k)
-                    if plen is None:
-                        raise ProtocolError("truncated PUBLISH properties")
-                    k += plen
+                    if k >= end:
+                        raise ProtocolError("PUBLISH without its properties length")
+                    plen = buf[k]
+                    if plen < 0x80:
+                        k += 1 + plen
+                    else:
+                        vplen, k = read_varint(buf, k)
+                        if vplen is None:
+                            raise ProtocolError("truncated PUBLISH properties")
+                        k += vplen
                 if k > end:
                     raise ProtocolError("PUBLISH header longer than the packet")
                 pubs.append((topic, bytes(buf[k:end]), mid, qos))

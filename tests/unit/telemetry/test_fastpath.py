@@ -76,6 +76,22 @@ def reading(draw: Any, with_code: bool) -> dict[str, Any]:
     return obj
 
 
+# JSON that decoders disagree on or refuse: the fast path must decline, or agree
+TRICKY = [
+    b'{"ts": NOW, "v": 1, "v": 2}',
+    b'{"ts": NOW, "v": NaN}',
+    b'{"ts": NOW, "v": 1e400}',
+    b'{"ts": NOW, "v": 123456789012345678901234567890}',
+    b'{"ts": NOW, "v": -0}',
+    b'{"ts": NOW, "v": 2.5, "q": 18446744073709551616}',
+    b'{"ts": NOW.0, "v": 2.5}',
+    b'{"ts": NOW, "v": 2.5}\xff',
+    b'\xef\xbb\xbf{"ts": NOW, "v": 2.5}',
+    b'{"ts": NOW, "v": 2.5, "q": 1}  ',
+    b'[' * 5000 + b']' * 5000,
+]
+
+
 def _dump(doc: Any) -> bytes:
     return json.dumps(doc, allow_nan=True).encode()
 
@@ -88,6 +104,8 @@ def message(draw: Any) -> Incoming:
         payload = _dump(draw(reading(False)))
         if not draw(st.integers(0, 15)):
             payload = payload[: draw(st.integers(0, len(payload)))]
+        elif not draw(st.integers(0, 6)):
+            payload = draw(st.sampled_from(TRICKY)).replace(b"NOW", str(NOW_MS).encode())
     elif kind == "batch":
         gw = draw(st.sampled_from(["GW-1", "gw.2:x", "GW-1", "bad/gw", "", "g" * 65]))
         topic = "waternet/v1/batch/" + gw
