@@ -24,6 +24,15 @@ def ingest(
     protocol: Annotated[str, typer.Option(help="auto | 5 | 311")] = "auto",
     metrics_port: Annotated[int, typer.Option(help="Prometheus port (0: none)")] = 0,
     duration: Annotated[float, typer.Option(help="Stop after N seconds (0: run)")] = 0.0,
+    share: Annotated[
+        bool,
+        typer.Option(
+            "--share/--no-share",
+            help="MQTT 5 shared subscription (WATERNET_INGEST_SHARE_GROUP); --no-share: a plain "
+            "persistent subscription, for one worker on a broker that does not restore shared "
+            "subscriptions after a restart (docs/scaling.md)",
+        ),
+    ] = True,
 ) -> None:
     """Run an ingest worker: MQTT (shared subscription) into the database, nothing lost."""
     from prometheus_client import start_http_server
@@ -43,7 +52,7 @@ def ingest(
         broker=settings.mqtt,
         writer=make_writer(settings, name=cid),
         client_id=cid,
-        share_group=settings.ingest_share_group,
+        share_group=settings.ingest_share_group if share else None,
         batch_size=settings.ingest_batch_size,
         batch_ms=settings.ingest_batch_ms,
         queue_max=settings.ingest_queue_max,
