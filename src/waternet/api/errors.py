@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -43,3 +44,12 @@ def install(app: FastAPI) -> None:
         if exc.details is not None:
             body["details"] = exc.details
         return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(psycopg.DataError)
+    async def _bad_data(_request: Request, exc: psycopg.DataError) -> JSONResponse:
+        # SQLSTATE class 22 and psycopg's own checks: the input, not the server, is at fault
+        # (a NUL byte in a text parameter, a number out of a column's range...)
+        return JSONResponse(
+            {"error": "invalid_input", "message": f"invalid input: {str(exc)[:200]}"},
+            status_code=422,
+        )

@@ -128,10 +128,13 @@ def check_sensors(records: list[dict[str, Any]], *, first_line: int = 2) -> list
 
 
 def parse_sensor_csv(text: str) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "code" not in reader.fieldnames:
-        raise ValidationFailed("sensor CSV needs a header with at least a 'code' column")
-    return [dict(r) for r in reader]
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        if not reader.fieldnames or "code" not in reader.fieldnames:
+            raise ValidationFailed("sensor CSV needs a header with at least a 'code' column")
+        return [dict(r) for r in reader]
+    except csv.Error as exc:
+        raise ValidationFailed(f"malformed CSV at line {reader.line_num}: {exc}") from None
 
 
 def register_sensors(url: str, records: list[dict[str, Any]]) -> int:

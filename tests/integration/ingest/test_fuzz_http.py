@@ -193,3 +193,25 @@ def test_raw_push_bodies_never_500(fuzz_api: Api, platform: str) -> None:
     c = counts(fuzz_api.db_url)
     assert c["stored"] <= 1  # one meter reading at most, however often it was replayed
     assert sum(c["quarantine"].values()) > 0
+
+
+def test_nul_bytes_in_text_parameters_are_refused_not_500(fuzz_api: Api) -> None:
+    """Found by the fuzzer: PostgreSQL text cannot hold NUL; the input is at fault (422)."""
+    auth = fuzz_api.headers("service")
+    resp = fuzz_api.client.get(  # type: ignore[attr-defined]
+        "/api/v1/sensors", params={"dma": "D\x0001"}, headers=auth
+    )
+    check(resp, "GET /api/v1/sensors?dma=NUL")
+    assert resp.status_code == 422
+    assert resp.json()["error"] == "invalid_input"
+
+
+def test_malformed_sensor_csv_is_refused_not_500(fuzz_api: Api) -> None:
+    """Found by the fuzzer: a bare carriage return inside an unquoted CSV field."""
+    resp = fuzz_api.client.post(  # type: ignore[attr-defined]
+        "/api/v1/sensors/csv",
+        content="\u00be\u008c\r0\u00f2`\u00a8\x05Y".encode(),
+        headers={**fuzz_api.headers("service"), "content-type": "text/csv"},
+    )
+    check(resp, "POST /api/v1/sensors/csv")
+    assert resp.status_code == 422
