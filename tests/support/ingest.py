@@ -140,6 +140,7 @@ class TcpProxy:
         self.port = self.sock.getsockname()[1]
         self.up = True
         self._conns: list[Any] = []
+        self._frozen: set[int] = set()  # ids of sockets whose traffic is dropped
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -172,15 +173,17 @@ class TcpProxy:
     def to_unix(cls, path: str) -> TcpProxy:
         return cls("", 0, unix=path)
 
-    @staticmethod
-    def _pipe(a: Any, b: Any) -> None:
+    def _pipe(self, a: Any, b: Any) -> None:
         try:
             while data := a.recv(65536):
-                b.sendall(data)
+                if id(a) not in self._frozen:
+                    b.sendall(data)
         except OSError:
             pass
         finally:
-            for s in (a, b):
+            # a frozen link passes nothing on, not even the close: the peer sees silence
+            ends = (a,) if self._frozen & {id(a), id(b)} else (a, b)
+            for s in ends:
                 with suppress(OSError):
                     s.close()
 
@@ -196,6 +199,12 @@ class TcpProxy:
                 except OSError:
                     pass
             self._conns.clear()
+
+    def freeze(self) -> None:
+        """Black-hole the open connections (a half-open link: no error, no FIN, no data);
+        new connections work."""
+        with self._lock:
+            self._frozen.update(id(s) for s in self._conns)
 
     def restore(self) -> None:
         self.up = True

@@ -67,6 +67,7 @@ class MqttSession:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._last_tx = 0.0
+        self._last_rx = 0.0
         self._decoder = wire.Decoder(v5=self.v5)
 
     # -- connecting -----------------------------------------------------------------------------
@@ -136,7 +137,7 @@ class MqttSession:
             self.v5 = v5
             self._decoder = decoder
             self._sock = sock
-            self._last_tx = time.monotonic()
+            self._last_tx = self._last_rx = time.monotonic()
             self.generation += 1
             self.connected.set()
             self.on_connect(present, self.generation)
@@ -208,7 +209,11 @@ class MqttSession:
             try:
                 data = sock.recv(RECV_BYTES)
             except TimeoutError:
-                if time.monotonic() - self._last_tx >= self.keepalive / 2:
+                if time.monotonic() - self._last_rx > 1.5 * self.keepalive:
+                    # not even a PINGRESP: a half-open connection, TCP would take minutes
+                    log.warning("no traffic from the broker, reconnecting")
+                    self._drop(sock)
+                elif time.monotonic() - self._last_tx >= self.keepalive / 2:
                     self._send(wire.PINGREQ_PACKET)
                 continue
             except OSError as exc:
@@ -220,6 +225,7 @@ class MqttSession:
                 if not self._closing.is_set():
                     log.warning("disconnected from broker, reconnecting")
                 continue
+            self._last_rx = time.monotonic()
             try:
                 pubs, other = self._decoder.feed(data)
             except wire.ProtocolError as exc:
