@@ -192,7 +192,8 @@ ON CONFLICT (sensor_id, bucket) DO UPDATE SET {updates}
 def range_refresh_sql() -> str:
     """Recompute every finest (1-minute) bucket with raw readings in ``[%(lo)s, %(hi)s)`` and
     record their keys in the finest key table (for the coarser levels). One scan of the range,
-    no key per reading: the path of on-time readings (``rollups`` moves the range)."""
+    no key per reading: the path of on-time readings (``rollups`` moves the range). Returns
+    one row: buckets written, raw readings read."""
     lv = FINEST
     aggs = ",\n       ".join(a[1] for a in AGGREGATES)
     cols = ", ".join(COLUMNS)
@@ -207,9 +208,11 @@ WITH up AS (
      GROUP BY 1, 2
      ORDER BY 1, 2
     ON CONFLICT (sensor_id, bucket) DO UPDATE SET {updates}
-    RETURNING r.sensor_id, r.bucket
+    RETURNING r.sensor_id, r.bucket, r.n
+), keyed AS (
+    INSERT INTO {keys_table(lv)} (sensor_id, bucket) SELECT sensor_id, bucket FROM up
 )
-INSERT INTO {keys_table(lv)} (sensor_id, bucket) SELECT sensor_id, bucket FROM up
+SELECT count(*), coalesce(sum(n), 0) FROM up
 """
 
 

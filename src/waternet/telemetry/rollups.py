@@ -36,6 +36,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +59,8 @@ REFRESH_LOCK = 0x57A7_0006  # advisory lock key of the single refresher
 THRESHOLD_LOCK = 0x57A7_0007  # writers hold it shared; the refresher raises the threshold
 DEFAULT_LAG = timedelta(minutes=2)  # how far behind now() on-time readings are rolled up
 DEFAULT_STEP = timedelta(hours=1)  # most raw time recomputed by range in one transaction
+MIN_STEP = timedelta(minutes=1)
+MAX_RANGE_ROWS = 2_000_000  # refresh_all shortens the step when a range reads more
 THRESHOLD_WAIT = "5s"  # longest wait for writers in flight; the raise is retried next cycle
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
@@ -159,6 +162,14 @@ def raise_threshold(conn: psycopg.Connection[Any], *, lag: timedelta = DEFAULT_L
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """What one refresh cycle did."""
+
+    buckets: int  # 1-minute buckets recomputed (late keys and the range)
+    raw_rows: int  # raw readings the range path read
+
+
 def refresh_dirty(
     conn: psycopg.Connection[Any],
     *,
@@ -166,9 +177,20 @@ def refresh_dirty(
     lag: timedelta = DEFAULT_LAG,
     step: timedelta = DEFAULT_STEP,
 ) -> int:
-    """One refresh cycle: raise the threshold, then recompute up to ``limit`` late keys and up
-    to ``step`` of on-time raw time, every level, in one transaction. Returns the number of
-    finest (1-minute) buckets recomputed (0: nothing was left to do)."""
+    """One refresh cycle (:func:`refresh_cycle`); returns the 1-minute buckets recomputed
+    (0: nothing was left to do)."""
+    return refresh_cycle(conn, limit=limit, lag=lag, step=step).buckets
+
+
+def refresh_cycle(
+    conn: psycopg.Connection[Any],
+    *,
+    limit: int | None = None,
+    lag: timedelta = DEFAULT_LAG,
+    step: timedelta = DEFAULT_STEP,
+) -> Cycle:
+    """Raise the threshold, then recompute up to ``limit`` late keys and up to ``step`` of
+    on-time raw time, every level, in one transaction (commits)."""
     tz = _tz()
     cagg_range: tuple[datetime, datetime] | None = None
     lim = "" if limit is None else f" LIMIT {int(limit)}"
@@ -187,24 +209,24 @@ def refresh_dirty(
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (REFRESH_LOCK,))
         if not _scalar(cur):
-            return 0
+            return Cycle(0, 0)
         if mode == "timescaledb":
             cur.execute(claim + " SELECT count(*), min(bucket), max(bucket) FROM gone")
             row = cur.fetchone()
             n, lo, hi = (
                 (tuple(row.values()) if isinstance(row, dict) else row) if row else (0, None, None)
             )
-            done = int(n or 0)
-            if done:
+            cycle = Cycle(int(n or 0), 0)
+            if cycle.buckets:
                 cagg_range = (lo, hi)
         else:
-            done = _refresh_tables(cur, mode=mode, claim=claim, step=step, tz=tz)
+            cycle = _refresh_tables(cur, mode=mode, claim=claim, step=step, tz=tz)
     if cagg_range is not None:
         _refresh_caggs(conn, *cagg_range)
-    return done
+    return cycle
 
 
-def _refresh_tables(cur: Any, *, mode: str, claim: str, step: timedelta, tz: str) -> int:
+def _refresh_tables(cur: Any, *, mode: str, claim: str, step: timedelta, tz: str) -> Cycle:
     """The service-maintained levels: late keys, then the next range, then the coarser levels."""
     cur.execute("SET LOCAL work_mem = '64MB'")
     cur.execute("SET LOCAL jit = off")
@@ -220,7 +242,7 @@ def _refresh_tables(cur: Any, *, mode: str, claim: str, step: timedelta, tz: str
     )
     row = cur.fetchone()
     lo, hi = (tuple(row.values()) if isinstance(row, dict) else row) if row else (None, None)
-    ranged = 0
+    ranged = raw = 0
     if claimed:
         if mode == "postgres":
             cur.execute(ENSURE_1M_PARTITIONS)
@@ -229,14 +251,15 @@ def _refresh_tables(cur: Any, *, mode: str, claim: str, step: timedelta, tz: str
         if mode == "postgres":
             cur.execute(ENSURE_1M_RANGE_PARTITIONS, {"lo": lo, "hi": hi})
         cur.execute(range_refresh_sql(), {"lo": lo, "hi": hi, "tz": tz})
-        ranged = int(cur.rowcount)
+        row = cur.fetchone()
+        ranged, raw = (int(x) for x in (row.values() if isinstance(row, dict) else row))
         cur.execute(f"UPDATE {WATERMARK_TABLE} SET done = %s", (hi,))
     if claimed + ranged == 0:
-        return 0
+        return Cycle(0, 0)
     for i, lv in enumerate(LEVELS[1:], start=1):
         cur.execute(parent_keys_sql(lv, LEVELS[i - 1]), {"tz": tz})
         cur.execute(refresh_sql(lv), {"tz": tz})
-    return claimed + ranged
+    return Cycle(claimed + ranged, raw)
 
 
 def _refresh_caggs(conn: psycopg.Connection[Any], lo: datetime, hi: datetime) -> None:
@@ -256,17 +279,28 @@ def _refresh_caggs(conn: psycopg.Connection[Any], lo: datetime, hi: datetime) ->
 
 
 def refresh_all(
-    conn: psycopg.Connection[Any], *, batch: int = 100_000, lag: timedelta = DEFAULT_LAG
+    conn: psycopg.Connection[Any],
+    *,
+    batch: int = 100_000,
+    lag: timedelta = DEFAULT_LAG,
+    max_rows: int = MAX_RANGE_ROWS,
 ) -> int:
     """Refresh until no dirty key is left and the range has caught up with the threshold
-    (CLI: ``waternet rollups-refresh``); returns the 1-minute buckets recomputed."""
+    (CLI: ``waternet rollups-refresh``); returns the 1-minute buckets recomputed. The range
+    step adapts so that a transaction reads about ``max_rows`` raw readings at most (after an
+    outage of the refresher, catching up stays in bounded transactions)."""
     total = 0
+    step = DEFAULT_STEP
     while True:
         before = _done(conn)
-        n = refresh_dirty(conn, limit=batch, lag=lag)
-        total += n
-        if n == 0 and _done(conn) == before:
+        cycle = refresh_cycle(conn, limit=batch, lag=lag, step=step)
+        total += cycle.buckets
+        if cycle.buckets == 0 and _done(conn) == before:
             return total
+        if cycle.raw_rows > max_rows:
+            step = max(MIN_STEP, (step * max_rows / cycle.raw_rows) // MIN_STEP * MIN_STEP)
+        elif cycle.raw_rows < max_rows // 4:
+            step = min(DEFAULT_STEP, step * 2)
 
 
 def _done(conn: psycopg.Connection[Any]) -> Any:
