@@ -160,7 +160,9 @@ def refresh_sql(lv: Level) -> str:
     The keys are first merged into runs of consecutive buckets per sensor, and each run is read
     with one index range scan of the source (not one probe per bucket; ``OFFSET 0`` keeps the
     planner from turning that into a merge join over the whole source). Parameters: ``%(tz)s``
-    (the utility's zone, used by the day level)."""
+    (the utility's zone, used by the day level), ``%(klo)s`` and ``%(khi)s`` (the keys' time
+    span, from :func:`key_span_sql`: constant bounds let TimescaleDB leave out the chunks
+    outside it once per statement, not once per run - the source has a chunk a day)."""
     raw = lv.source is None
     aggs = ",\n       ".join(a[1] if raw else a[3] for a in AGGREGATES)
     t = source_time(lv)
@@ -182,6 +184,7 @@ SELECT runs.sensor_id, {bucket_expr(lv, "s." + t)},
   FROM runs CROSS JOIN LATERAL (
        SELECT {src_cols} FROM {source_table(lv)} src
         WHERE src.sensor_id = runs.sensor_id AND src.{t} >= runs.lo AND src.{t} < runs.hi
+          AND src.{t} >= %(klo)s AND src.{t} < %(khi)s
        OFFSET 0) s
  GROUP BY 1, 2
  ORDER BY 1, 2
@@ -214,6 +217,11 @@ WITH up AS (
 )
 SELECT count(*), coalesce(sum(n), 0) FROM up
 """
+
+
+def key_span_sql(lv: Level) -> str:
+    """(first bucket start, last bucket end) of the keys of ``lv``; NULLs when there are none."""
+    return f"SELECT min(bucket), {bucket_end_expr(lv, 'max(bucket)')} FROM {keys_table(lv)}"
 
 
 def parent_keys_sql(lv: Level, finer: Level) -> str:

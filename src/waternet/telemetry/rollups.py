@@ -47,7 +47,9 @@ from waternet.telemetry.buckets import (
     FINEST,
     LEVELS,
     WATERMARK_TABLE,
+    Level,
     bucket_expr,
+    key_span_sql,
     keys_table,
     parent_keys_sql,
     range_refresh_sql,
@@ -246,7 +248,7 @@ def _refresh_tables(cur: Any, *, mode: str, claim: str, step: timedelta, tz: str
     if claimed:
         if mode == "postgres":
             cur.execute(ENSURE_1M_PARTITIONS)
-        cur.execute(refresh_sql(FINEST), {"tz": tz})
+        _refresh_keys(cur, FINEST, tz)
     if lo is not None and hi is not None and hi > lo:
         if mode == "postgres":
             cur.execute(ENSURE_1M_RANGE_PARTITIONS, {"lo": lo, "hi": hi})
@@ -258,8 +260,17 @@ def _refresh_tables(cur: Any, *, mode: str, claim: str, step: timedelta, tz: str
         return Cycle(0, 0)
     for i, lv in enumerate(LEVELS[1:], start=1):
         cur.execute(parent_keys_sql(lv, LEVELS[i - 1]), {"tz": tz})
-        cur.execute(refresh_sql(lv), {"tz": tz})
+        _refresh_keys(cur, lv, tz)
     return Cycle(claimed + ranged, raw)
+
+
+def _refresh_keys(cur: Any, lv: Level, tz: str) -> None:
+    """Recompute the buckets of ``lv`` listed in its key table (none: nothing to do)."""
+    cur.execute(key_span_sql(lv), {"tz": tz})
+    row = cur.fetchone()
+    klo, khi = (tuple(row.values()) if isinstance(row, dict) else row) if row else (None, None)
+    if klo is not None:
+        cur.execute(refresh_sql(lv), {"tz": tz, "klo": klo, "khi": khi})
 
 
 def _refresh_caggs(conn: psycopg.Connection[Any], lo: datetime, hi: datetime) -> None:
