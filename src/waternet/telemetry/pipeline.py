@@ -136,9 +136,12 @@ def process(
         if msg.token is not None:
             batch.tokens.append(msg.token)
         if fast and msg.source == "mqtt":
-            quick = fastpath.rows(
-                msg.topic, msg.payload, table, lo=lo, hi=hi, max_payload=policy.max_payload
-            )
+            try:
+                quick = fastpath.rows(
+                    msg.topic, msg.payload, table, lo=lo, hi=hi, max_payload=policy.max_payload
+                )
+            except Exception:  # a bug must not crash the worker: the general path decides
+                quick = None
             if quick is not None:
                 batch.rows.extend(quick)
                 continue

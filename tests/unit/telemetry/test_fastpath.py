@@ -164,3 +164,14 @@ def test_fast_path_takes_the_common_case_and_declines_the_rest() -> None:
     assert table.entries.keys() == {"PT-D01-000001", "PT-D01-000002", "PS-X-000005",
                                     "LT-D02-000006"}
     assert timedelta(0) < hi - NOW
+
+
+def test_a_fast_path_failure_falls_back_to_the_general_path(monkeypatch: Any) -> None:
+    def broken(*_a: Any, **_k: Any) -> None:
+        raise RuntimeError("a bug")
+
+    msg = Incoming("mqtt", "waternet/v1/telemetry/PT-D01-000001", _dump({"ts": NOW_MS, "v": 2}),
+                   NOW, None)
+    monkeypatch.setattr(fastpath, "rows", broken)
+    batch = process([msg], registry=REGISTRY, policy=POLICY, now=NOW)
+    assert batch.rows == [(1, NOW, 2.0, 0)] and batch.quarantine == []
