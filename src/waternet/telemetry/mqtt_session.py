@@ -128,7 +128,7 @@ class MqttSession:
         for v5 in attempts:
             try:
                 sock, decoder, present, early = self._open(v5)
-            except (OSError, ConnectionError, wire.ProtocolError) as exc:
+            except (OSError, wire.ProtocolError) as exc:  # ConnectionError is an OSError
                 log.warning(
                     "MQTT connection failed",
                     extra={"broker": repr(self.broker), "v5": v5, "error": str(exc)[:200]},

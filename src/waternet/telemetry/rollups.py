@@ -127,11 +127,16 @@ def mark_range_dirty(
     return int(cur.rowcount)
 
 
-def _scalar(cur: Any) -> Any:
+def _fetch(cur: Any, width: int) -> tuple[Any, ...]:
+    """The next row as a tuple whatever the cursor's row factory; NULLs when there is none."""
     row = cur.fetchone()
     if row is None:
-        return None
-    return next(iter(row.values())) if isinstance(row, dict) else row[0]
+        return (None,) * width
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+
+
+def _scalar(cur: Any) -> Any:
+    return _fetch(cur, 1)[0]
 
 
 def _mode(cur: Any) -> str:
@@ -170,6 +175,7 @@ class Cycle:
 
     buckets: int  # 1-minute buckets recomputed (late keys and the range)
     raw_rows: int  # raw readings the range path read
+    moved: bool = False  # the watermark advanced (a range was done, with readings or not)
 
 
 def refresh_dirty(
@@ -214,10 +220,7 @@ def refresh_cycle(
             return Cycle(0, 0)
         if mode == "timescaledb":
             cur.execute(claim + " SELECT count(*), min(bucket), max(bucket) FROM gone")
-            row = cur.fetchone()
-            n, lo, hi = (
-                (tuple(row.values()) if isinstance(row, dict) else row) if row else (0, None, None)
-            )
+            n, lo, hi = _fetch(cur, 3)
             cycle = Cycle(int(n or 0), 0)
             if cycle.buckets:
                 cagg_range = (lo, hi)
@@ -242,33 +245,31 @@ def _refresh_tables(cur: Any, *, mode: str, claim: str, step: timedelta, tz: str
     cur.execute(
         f"SELECT done, least(threshold, done + %s) FROM {WATERMARK_TABLE} FOR UPDATE", (step,)
     )
-    row = cur.fetchone()
-    lo, hi = (tuple(row.values()) if isinstance(row, dict) else row) if row else (None, None)
+    lo, hi = _fetch(cur, 2)
+    moved = lo is not None and hi is not None and hi > lo
     ranged = raw = 0
     if claimed:
         if mode == "postgres":
             cur.execute(ENSURE_1M_PARTITIONS)
         _refresh_keys(cur, FINEST, tz)
-    if lo is not None and hi is not None and hi > lo:
+    if moved:
         if mode == "postgres":
             cur.execute(ENSURE_1M_RANGE_PARTITIONS, {"lo": lo, "hi": hi})
         cur.execute(range_refresh_sql(), {"lo": lo, "hi": hi, "tz": tz})
-        row = cur.fetchone()
-        ranged, raw = (int(x) for x in (row.values() if isinstance(row, dict) else row))
+        ranged, raw = (int(x) for x in _fetch(cur, 2))
         cur.execute(f"UPDATE {WATERMARK_TABLE} SET done = %s", (hi,))
     if claimed + ranged == 0:
-        return Cycle(0, 0)
+        return Cycle(0, 0, moved)
     for i, lv in enumerate(LEVELS[1:], start=1):
         cur.execute(parent_keys_sql(lv, LEVELS[i - 1]), {"tz": tz})
         _refresh_keys(cur, lv, tz)
-    return Cycle(claimed + ranged, raw)
+    return Cycle(claimed + ranged, raw, moved)
 
 
 def _refresh_keys(cur: Any, lv: Level, tz: str) -> None:
     """Recompute the buckets of ``lv`` listed in its key table (none: nothing to do)."""
     cur.execute(key_span_sql(lv), {"tz": tz})
-    row = cur.fetchone()
-    klo, khi = (tuple(row.values()) if isinstance(row, dict) else row) if row else (None, None)
+    klo, khi = _fetch(cur, 2)
     if klo is not None:
         cur.execute(refresh_sql(lv), {"tz": tz, "klo": klo, "khi": khi})
 
@@ -303,23 +304,14 @@ def refresh_all(
     total = 0
     step = DEFAULT_STEP
     while True:
-        before = _done(conn)
         cycle = refresh_cycle(conn, limit=batch, lag=lag, step=step)
         total += cycle.buckets
-        if cycle.buckets == 0 and _done(conn) == before:
+        if cycle.buckets == 0 and not cycle.moved:
             return total
         if cycle.raw_rows > max_rows:
             step = max(MIN_STEP, (step * max_rows / cycle.raw_rows) // MIN_STEP * MIN_STEP)
         elif cycle.raw_rows < max_rows // 4:
             step = min(DEFAULT_STEP, step * 2)
-
-
-def _done(conn: psycopg.Connection[Any]) -> Any:
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT done FROM {WATERMARK_TABLE}")
-        out = _scalar(cur)
-    conn.commit()
-    return out
 
 
 def rebuild(
@@ -350,11 +342,8 @@ def dirty_backlog(conn: psycopg.Connection[Any]) -> dict[str, Any]:
             f"SELECT (SELECT count(*) FROM {DIRTY_TABLE}), (SELECT min(marked_at) FROM "
             f"{DIRTY_TABLE}), done, threshold FROM {WATERMARK_TABLE}"
         )
-        row = cur.fetchone()
+        n, oldest, done, threshold = _fetch(cur, 4)
     conn.commit()
-    n, oldest, done, threshold = (
-        (tuple(row.values()) if isinstance(row, dict) else row) if row else (0, None, None, None)
-    )
     return {
         "dirty_keys": int(n or 0),
         "oldest_mark": oldest,
