@@ -4,7 +4,7 @@ end from publish to commit, measured in the same run on this machine.
     .venv/bin/python bench/ingest.py [--quick] [--soak SECONDS] [--mqtt URL|private] [--db URL]
 
 * **ceiling**: binary COPY into the writer's staging table + ``INSERT ... ON CONFLICT DO NOTHING``
-  into ``readings`` (the SQL of ``waternet.telemetry.repository``), 5,000 rows a transaction,
+  into ``readings`` (the SQL of ``waternet.ingest.repository``), 5,000 rows a transaction,
   from one Python client; also the writer's full transaction (+ latest value, + rollup keys).
 * **naive bridge**: a paho subscriber doing one autocommit ``INSERT`` per MQTT message, as
   common MQTT-to-database scripts do.
@@ -46,7 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from waternet.telemetry.buckets import LEVELS
+from waternet.timeseries.levels import LEVELS
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -136,8 +136,7 @@ def publisher_result(p: subprocess.Popen[str]) -> dict[str, Any]:
 class BenchDb:
     def __init__(self, admin_url: str) -> None:
         from waternet.db import migrate
-        from waternet.telemetry import service
-
+        from waternet.ingest import service
         self.admin = admin_url
         self.name = f"wn_bench_ingest_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(admin_url, autocommit=True) as c:
@@ -169,8 +168,7 @@ class BenchDb:
 
 
 def ceiling(db: BenchDb, seconds: float, *, full_writer: bool) -> float:
-    from waternet.telemetry import repository, writer
-
+    from waternet.ingest import repository, writer
     ids = db.ids
     base = datetime.now(UTC)  # on time: what the writer sees in normal operation
     rows_done = 0
@@ -201,8 +199,7 @@ def ceiling(db: BenchDb, seconds: float, *, full_writer: bool) -> float:
 def refresh_rate(db: BenchDb) -> dict[str, float]:
     """Roll up every stored reading (all four levels, on-time path) as the API process's
     refresher would; raw rows/s, checked: the daily buckets count every reading once."""
-    from waternet.telemetry import rollups
-
+    from waternet.timeseries import rollups
     with psycopg.connect(db.url) as conn:
         n = int(conn.execute("SELECT count(*) FROM readings").fetchone()[0])  # type: ignore[index]
         t0 = time.perf_counter()
@@ -263,7 +260,7 @@ class Worker:
     """``waternet ingest`` as a subprocess, with its Prometheus endpoint."""
 
     def __init__(self, db: BenchDb, mqtt: str, state: Path) -> None:
-        from waternet.embedded import free_port
+        from waternet.demo.embedded import free_port
 
         self.port = free_port(0)
         cid = f"bench-ingest-{uuid.uuid4().hex[:8]}"

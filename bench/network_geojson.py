@@ -35,9 +35,9 @@ import numpy as np
 import psycopg
 
 from waternet.db import migrate
+from waternet.demo.synthetic import synthetic_network
+from waternet.gis.layers import MapLayers
 from waternet.network import service
-from waternet.network.synthetic import synthetic_network
-from waternet.network.tiles import MapLayers
 
 # name, zoom, bbox size in degrees (lon, lat); None = the whole network
 CASES: list[tuple[str, int, tuple[float, float] | None]] = [

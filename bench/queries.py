@@ -35,8 +35,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from waternet.db import migrate
-from waternet.telemetry import balance_service, lifecycle, rollups
-from waternet.telemetry import timeseries_repository as repo
+from waternet.timeseries import lifecycle, rollups
+from waternet.timeseries import repository as repo
+from waternet.timeseries.analytics import service as balance_service
 
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 ROW = np.dtype(

@@ -1,4 +1,4 @@
-"""The demo city (``waternet.network.democity``) as a simulation input.
+"""The demo city (``waternet.demo.city``) as a simulation input.
 
 ``demo_city_inputs(size, seed=...)`` returns the WNTR model of the city, its sensor sites as
 ``SensorSite``s and the customer class of each demand junction. Sensor kinds simulated: PT
@@ -36,7 +36,7 @@ def demo_city_inputs(size: str = "small", *, seed: int = 7, batch_fraction: floa
                                                                ("onenet", 0.3),
                                                                ("mqtt-raw", 0.3)),
                      max_meters: int | None = None) -> DemoInputs:
-    from waternet.network.democity import build_demo_city
+    from waternet.demo.city import build_demo_city
     from waternet.network.importers.inp_writer import model_to_wntr
 
     model = build_demo_city(size, seed=seed)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ batches and flushes the backlog when it comes back (``FleetConfig`` / ``simulato
 
 ``expected_outcomes`` walks the final stream in send order like ingest would and gives each
 reading its expected outcome: stored, quarantined with a reason, or duplicate (a (sensor, ts)
-already stored). Reason codes are those of ``waternet.telemetry.payloads`` and ``validation``.
+already stored). Reason codes are those of ``waternet.ingest.formats.mqtt`` and ``validation``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from simulators.messages import DUPLICATE, QUARANTINED, STORED, Draft, Expect, Reading
-from waternet.telemetry.codecs import wnframe
-from waternet.telemetry.payloads import Reason
-from waternet.telemetry.validation import ValidationReason
+from waternet.ingest.codecs import wnframe
+from waternet.ingest.formats.mqtt import Reason
+from waternet.ingest.validation import ValidationReason
 
 FAULT_TYPES = ("dropout", "duplicate", "out_of_order", "clock_skew", "stuck", "flatline",
                "corrupt_frame", "malformed_json", "unknown_sensor", "gateway_offline")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from waternet.telemetry.codecs import cjt188, wnframe
+from waternet.ingest.codecs import cjt188, wnframe
 
 STORED = "stored"
 QUARANTINED = "quarantined"
@@ -115,9 +115,8 @@ def wn1_litres(volume_m3: float) -> int:
 
 
 def ctwing_body(*, imei: str, device_id: str, frame: bytes, ts_ms: int) -> bytes:
-    """A CTWing/AEP dataReport push carrying ``frame`` (``waternet.telemetry.platforms``)."""
-    from waternet.telemetry import platforms
-
+    """A CTWing/AEP dataReport push carrying ``frame`` (``waternet.ingest.formats.platforms``)."""
+    from waternet.ingest.formats import platforms
     return platforms.push_body(
         platforms.ctwing_push(imei=imei, device_id=device_id, frame=frame, ts=ts_ms))
 
@@ -125,8 +124,7 @@ def ctwing_body(*, imei: str, device_id: str, frame: bytes, ts_ms: int) -> bytes
 def onenet_body(*, token: str, imei: str, dev_id: str, frame: bytes, ts_ms: int, nonce: str,
                 new_format: bool) -> bytes:
     """A OneNET data push (old envelope, or the later SDK's with ``msg`` as JSON text)."""
-    from waternet.telemetry import platforms
-
+    from waternet.ingest.formats import platforms
     return platforms.push_body(
         platforms.onenet_push(token=token, imei=imei, dev_id=dev_id, frame=frame, ts=ts_ms,
                               nonce=nonce, new_format=new_format))

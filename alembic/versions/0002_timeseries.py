@@ -1,7 +1,7 @@
 """Time-series store: rollup levels, dirty buckets, DMA boundary meters, meter replacements,
 sensor coordinates.
 
-Rollup layout per storage mode (levels from ``waternet.telemetry.buckets.LEVELS``):
+Rollup layout per storage mode (levels from ``waternet.timeseries.levels.LEVELS``):
 
 * ``timescaledb`` (Timescale license): hierarchical continuous aggregates with refresh
   policies, and a compression policy on raw readings (not run in CI: Apache build only).
@@ -17,7 +17,7 @@ Create Date: 2026-11-28
 from alembic import op
 
 from waternet.db.schema import make_time_partitioned, partition_clause, recorded_mode
-from waternet.telemetry.buckets import DIRTY_TABLE, LEVELS, cagg_sql, table_ddl
+from waternet.timeseries.levels import DIRTY_TABLE, LEVELS, cagg_sql, table_ddl
 
 revision = "0002"
 down_revision = "0001"

@@ -123,7 +123,6 @@ def browser() -> Iterator[Any]:
 def test_map_shows_pipes_and_a_clicked_pipe_plan(browser: Any, server: tuple[str, str]
                                                   ) -> None:
     from waternet.network import service
-
     base, db_url = server
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     errors: list[str] = []

@@ -19,7 +19,7 @@ from simulators.publishers import HttpPublisher, MqttPublisher, default_http_url
 from tests.support.ingest import counts, make_worker, running, total, wait_until
 from tests.support.server import serve
 from waternet.config import load_settings
-from waternet.telemetry import service
+from waternet.ingest import service
 
 CTWING_KEY = "e2e-ctwing-key"
 ONENET_TOKEN = "e2e-onenet-token"

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tests.support.services import unavailable
-from waternet.embedded import free_port
+from waternet.demo.embedded import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

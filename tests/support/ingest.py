@@ -14,8 +14,8 @@ import paho.mqtt.client as mqtt
 import psycopg
 
 from waternet.config import MqttUrl, load_settings
-from waternet.telemetry import service
-from waternet.telemetry.mqtt_worker import IngestWorker
+from waternet.ingest import service
+from waternet.ingest.mqtt.worker import IngestWorker
 
 
 def register(url: str, codes: list[str], imeis: dict[str, str] | None = None) -> None:

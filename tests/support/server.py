@@ -12,7 +12,7 @@ import uvicorn
 
 from waternet.api.app import create_app
 from waternet.config import Settings
-from waternet.embedded import free_port
+from waternet.demo.embedded import free_port
 
 
 @contextmanager

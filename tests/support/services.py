@@ -113,7 +113,7 @@ def start_pg(tmp_root: Path) -> PgServer:
             unavailable("PostgreSQL at WATERNET_TEST_DATABASE_URL", exc)
         return PgServer(admin_url=url)
     try:
-        from waternet.embedded import start_postgres
+        from waternet.demo.embedded import start_postgres
 
         emb = start_postgres(tmp_root, database="postgres")
     except Exception as exc:
@@ -126,7 +126,7 @@ class ThreadBroker:
     """An amqtt broker on its own event loop thread (when no test broker URL is given)."""
 
     def __init__(self) -> None:
-        from waternet.embedded import EmbeddedBroker
+        from waternet.demo.embedded import EmbeddedBroker
 
         self.broker = EmbeddedBroker(port=0)
         self.loop = asyncio.new_event_loop()

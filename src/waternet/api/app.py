@@ -29,9 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from waternet.telemetry.lifecycle import maintenance_loop
-        from waternet.telemetry.rollups import run_refresher
-        from waternet.telemetry.router import replay_loop
+        from waternet.ingest.router import replay_loop
+        from waternet.timeseries.lifecycle import maintenance_loop
+        from waternet.timeseries.rollups import run_refresher
 
         await pool.open(wait=False)
         replay = asyncio.create_task(replay_loop(app))
@@ -79,10 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     from waternet.auth.router import router as auth_router
-    from waternet.network.isolation_router import router as isolation_router
+    from waternet.ingest.router import router as telemetry_router
+    from waternet.isolation.router import router as isolation_router
     from waternet.network.router import router as network_router
-    from waternet.telemetry.query_router import router as query_router
-    from waternet.telemetry.router import router as telemetry_router
+    from waternet.timeseries.router import router as query_router
     from waternet.web.router import router as web_router
 
     for router in (

@@ -18,8 +18,8 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from waternet.cli import core, demo, telemetry_cmds
-
+    from waternet.cli import core, demo
+    from waternet.cli import ingest_cmds as telemetry_cmds
     core.register(app)
     demo.register(app)
     telemetry_cmds.register(app)

@@ -51,10 +51,10 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
 
     from waternet.api.app import create_app
     from waternet.auth import service as auth_service
-    from waternet.cli import demo_city
     from waternet.db import migrate
     from waternet.db.aconnect import aconnect
-    from waternet.embedded import EmbeddedBroker, free_port, start_postgres
+    from waternet.demo import runtime as demo_city
+    from waternet.demo.embedded import EmbeddedBroker, free_port, start_postgres
 
     settings = get_settings()
     state_dir = settings.state_dir

@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 import typer
 
 from waternet.errors import WaternetError
+from waternet.isolation.valves import ValveLayer
 from waternet.network.topology import Topology
-from waternet.network.valves import ValveLayer
 
 
 def _fail(message: str, details: Any = None) -> NoReturn:
@@ -57,7 +57,7 @@ def segments_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Valve segments (Walski) of a network and valve layer."""
-    from waternet.network.segments import SegmentIndex
+    from waternet.isolation.segments import SegmentIndex
 
     topo, layer = _load(network, valves)
     seg = SegmentIndex.build(topo, layer)
@@ -76,8 +76,8 @@ def isolate_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Isolation plan for a burst pipe: valves to close (ordered), isolated and cut-off parts."""
-    from waternet.network.isolation import IsolationEngine
-    from waternet.network.isolation_assets import Assets, load_customers_csv
+    from waternet.isolation.assets import Assets, load_customers_csv
+    from waternet.isolation.engine import IsolationEngine
 
     topo, layer = _load(network, valves)
     try:

@@ -54,7 +54,6 @@ def import_cmd(
 ) -> None:
     """Import a network as a new version (all-or-nothing; every problem is listed)."""
     from waternet.network import service
-
     url = _db_url()
     t0 = time.perf_counter()
     vid, report = service.import_into_db(url, path=path, valves=valves, layers_dir=layers,
@@ -79,7 +78,6 @@ def info_cmd(
 ) -> None:
     """List the versions, or show one version with its validation warnings."""
     from waternet.network import service
-
     url = _db_url()
     if version is None:
         rows = service.list_versions(url)
@@ -116,7 +114,6 @@ def demo_city_cmd(
 ) -> None:
     """Build the demo city (or a --scale N synthetic network), write its layers, import it."""
     from waternet.network import service
-
     if size not in ("small", "medium", "large"):
         raise ValidationFailed(f"--size must be small, medium or large, not {size!r}")
     has_db = bool(get_settings().database_url)
@@ -127,7 +124,7 @@ def demo_city_cmd(
         raise ValidationFailed(f"--out {out} exists and is not a folder")
     t0 = time.perf_counter()
     if scale is not None:
-        from waternet.network.synthetic import synthetic_network
+        from waternet.demo.synthetic import synthetic_network
 
         model = synthetic_network(scale, seed=seed).to_model()
         source = f"synthetic:{scale}:seed={seed}"
@@ -139,7 +136,7 @@ def demo_city_cmd(
             write_layers(model, out)
             typer.echo(f"wrote layers to {out}")
     else:
-        from waternet.network.democity import build_demo_city
+        from waternet.demo.city import build_demo_city
         from waternet.network.importers import write_layers
 
         model = build_demo_city(size, seed=seed)  # type: ignore[arg-type]

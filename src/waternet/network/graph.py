@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 from scipy.sparse import csr_array
 
+from waternet.isolation.valves import ValveLayer
 from waternet.network.model import NetworkModel
 from waternet.network.topology import (
     JUNCTION,
@@ -19,10 +20,9 @@ from waternet.network.topology import (
     VALVE,
     Topology,
 )
-from waternet.network.valves import ValveLayer
 
 if TYPE_CHECKING:
-    from waternet.network.isolation_assets import Assets
+    from waternet.isolation.assets import Assets
 
 _NODE_KIND = {"junction": JUNCTION, "reservoir": RESERVOIR, "tank": TANK}
 _LINK_KIND = {"pipe": PIPE, "pump": PUMP, "valve": VALVE}
@@ -73,8 +73,8 @@ def model_valve_layer(model: NetworkModel, topology: Topology | None = None) -> 
 
 def isolation_assets(model: NetworkModel, topology: Topology | None = None) -> Assets:
     """Customers, hydrants, sensor sites and node DMAs as the isolation engine's
-    :class:`~waternet.network.isolation_assets.Assets`."""
-    from waternet.network.isolation_assets import Assets, Customer, Site
+    :class:`~waternet.isolation.assets.Assets`."""
+    from waternet.isolation.assets import Assets, Customer, Site
 
     topo = topology if topology is not None else model.to_topology()
     return Assets.build(

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from waternet.errors import NotFound, ValidationFailed
-from waternet.network.model_elements import (
+from waternet.network.elements import (
     CONTROL_VALVE_TYPES,
     CRITICAL_CLASSES,
     CUSTOMER_CLASSES,

@@ -16,9 +16,9 @@ from fastapi.responses import Response
 from waternet.api.deps import require_roles
 from waternet.auth.models import Principal
 from waternet.errors import ConfigError, ValidationFailed
+from waternet.gis.layers import MAX_FEATURES, MAX_ZOOM, check_bbox
 from waternet.network import service
 from waternet.network.schemas import ElementOut, ImportOut, PickOut, VersionDetail, VersionOut
-from waternet.network.tiles import MAX_FEATURES, MAX_ZOOM, check_bbox
 
 router = APIRouter(prefix="/api/v1/network", tags=["network"])
 

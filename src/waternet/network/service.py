@@ -24,17 +24,17 @@ from psycopg.rows import dict_row
 
 from waternet.db.connect import connect
 from waternet.errors import NotFound, ServiceUnavailable, ValidationFailed
+from waternet.gis.layers import MapLayers
 from waternet.network import repository as repo
 from waternet.network.model import NetworkModel
-from waternet.network.tiles import MapLayers
 from waternet.network.validation import ValidationReport, validate_model
 
 if TYPE_CHECKING:
-    from waternet.network.isolation import IsolationEngine
-    from waternet.network.isolation_assets import Assets
+    from waternet.isolation.assets import Assets
+    from waternet.isolation.engine import IsolationEngine
+    from waternet.isolation.valves import ValveLayer
     from waternet.network.spatial import SpatialIndex
     from waternet.network.topology import Topology
-    from waternet.network.valves import ValveLayer
 
 T = TypeVar("T")
 CACHE_VERSIONS = 2  # loaded versions kept per process (the active one and one other)
@@ -85,7 +85,7 @@ class LoadedNetwork:
 
     @property
     def engine(self) -> IsolationEngine:
-        from waternet.network.isolation import IsolationEngine
+        from waternet.isolation.engine import IsolationEngine
 
         return self._once("engine", lambda: IsolationEngine(self.topology, self.valves,
                                                             assets=self.assets))

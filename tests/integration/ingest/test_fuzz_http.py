@@ -26,8 +26,8 @@ from schemathesis.generation.modes import GenerationMode
 from tests.conftest import Api
 from tests.support.ingest import counts, register
 from waternet.config import reset_settings
-from waternet.telemetry import platforms
-from waternet.telemetry.codecs import cjt188
+from waternet.ingest.codecs import cjt188
+from waternet.ingest.formats import platforms
 
 TOKEN = "onenet-fuzz-token"
 KEY = "ctwing-fuzz-key"

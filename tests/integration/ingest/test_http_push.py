@@ -9,8 +9,8 @@ import pytest
 from tests.conftest import Api
 from tests.support.ingest import counts, register
 from waternet.config import reset_settings
-from waternet.telemetry import platforms
-from waternet.telemetry.codecs import cjt188, wnframe
+from waternet.ingest.codecs import cjt188, wnframe
+from waternet.ingest.formats import platforms
 
 TOKEN = "onenet-token-123"
 KEY = "ctwing-key-456"

@@ -15,7 +15,7 @@ from tests.support.ingest import (
     total,
     wait_until,
 )
-from waternet.telemetry.codecs import cjt188
+from waternet.ingest.codecs import cjt188
 
 CODES = [f"PT-T01-{i:06d}" for i in range(50)]
 METERS = [f"MT-T01-{i:06d}" for i in range(5)]

@@ -6,7 +6,7 @@ import uuid
 
 from tests.support.ingest import TcpProxy, wait_until
 from waternet.config import MqttUrl
-from waternet.telemetry.mqtt_session import MqttSession
+from waternet.ingest.mqtt.session import MqttSession
 
 
 def test_half_open_connection_is_detected_and_replaced(session_broker_url: str) -> None:

@@ -17,8 +17,8 @@ JWT_SECRET = "test-secret-" + "x" * 32
 @contextmanager
 def demo_city_database(pg_server: PgServer) -> Iterator[str]:
     """A fresh migrated database with the small demo city imported as the active version."""
+    from waternet.demo.city import build_demo_city
     from waternet.network import service
-    from waternet.network.democity import build_demo_city
 
     with pg_server.migrated_db() as url:
         service.import_model(url, model=build_demo_city("small"), source="demo-city:small")
@@ -29,7 +29,7 @@ def build_app(url: str, state_dir: Path) -> FastAPI:
     """``create_app`` plus the isolation and web routers when the factory does not add them."""
     from waternet.api.app import create_app
     from waternet.config import Settings
-    from waternet.network.isolation_router import router as isolation_router
+    from waternet.isolation.router import router as isolation_router
     from waternet.web.router import router as web_router
 
     settings = Settings(

@@ -10,7 +10,7 @@ URL = "/api/v1/isolation/criticality"
 
 
 def test_ranking_matches_the_engine_and_is_cached(iso_api: Api, loaded: Any) -> None:
-    from waternet.network.criticality import rank_segments
+    from waternet.isolation.criticality import rank_segments
 
     r = iso_api.client.get(URL, params={"limit": 10}, headers=iso_api.headers("analyst"))  # type: ignore[attr-defined]
     assert r.status_code == 200, r.text

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from waternet.network.democity import write_demo_city
+from waternet.demo.city import write_demo_city
 
 TABLES = ("network_versions", "network_documents", "network_chunks")
 

@@ -8,10 +8,10 @@ import pytest
 
 from tests.conftest import Api
 from tests.integration.network.helpers import library_inp
+from waternet.demo.city import build_demo_city
+from waternet.demo.synthetic import synthetic_network
+from waternet.gis.layers import MAX_FEATURES
 from waternet.network import service
-from waternet.network.democity import build_demo_city
-from waternet.network.synthetic import synthetic_network
-from waternet.network.tiles import MAX_FEATURES
 
 
 def get(api: Api, path: str, role: str = "dispatcher", **params: Any) -> Any:

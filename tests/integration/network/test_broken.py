@@ -61,7 +61,7 @@ def test_api_upload_422_with_every_problem(api: Api, tmp_path: Path) -> None:
     assert row_counts(api.db_url) == before
     # the same folder repaired imports (the failure was the data, not the route)
     good = tmp_path / "good"
-    from waternet.network.democity import write_demo_city
+    from waternet.demo.city import write_demo_city
 
     write_demo_city("small", good)
     buf = io.BytesIO()

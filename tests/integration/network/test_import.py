@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from tests.integration.network.helpers import library_inp, row_counts
 from waternet.cli import _register, app
+from waternet.demo.city import build_demo_city
 from waternet.errors import ValidationFailed
 from waternet.network import repository, service
-from waternet.network.democity import build_demo_city
 
 runner = CliRunner()
 _register()

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from waternet.telemetry import rollups
+from waternet.timeseries import rollups
 
 Row = tuple[int, datetime, float, int]
 STAGE = """

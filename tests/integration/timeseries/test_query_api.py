@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import Api
 from tests.integration.timeseries.helpers import add_sensor, day_start_utc, write_batch
-from waternet.telemetry import rollups
+from waternet.timeseries import rollups
 
 TZ = ZoneInfo("Asia/Shanghai")
 H = timedelta(hours=1)

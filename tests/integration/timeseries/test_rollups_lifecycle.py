@@ -19,8 +19,8 @@ from tests.integration.timeseries.helpers import (
     write_batch,
 )
 from tests.support.services import PgServer
-from waternet.telemetry import lifecycle, rollups
-from waternet.telemetry.buckets import LEVELS, bucket_expr
+from waternet.timeseries import lifecycle, rollups
+from waternet.timeseries.levels import LEVELS, bucket_expr
 
 TZ = ZoneInfo("Asia/Shanghai")
 H = timedelta(hours=1)

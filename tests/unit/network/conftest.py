@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from waternet.network.democity import build_demo_city
+from waternet.demo.city import build_demo_city
 from waternet.network.model import NetworkModel
 
 

@@ -10,13 +10,13 @@ import shapely
 import wntr
 from shapely.geometry import shape
 
-from waternet.errors import ValidationFailed
-from waternet.network.democity import (
+from waternet.demo.city import (
     CUSTOMERS,
     HYDRANT_SPACING_M,
     apportion,
     build_demo_city,
 )
+from waternet.errors import ValidationFailed
 from waternet.network.model import CRITICAL_CLASSES, SENSOR_CODE_RE, NetworkModel
 from waternet.network.validation import validate_model
 

@@ -60,8 +60,8 @@ def test_valve_layer_from_model(demo_small: NetworkModel) -> None:
 
 
 def test_model_feeds_the_isolation_engine(demo_small: NetworkModel) -> None:
+    from waternet.isolation.engine import IsolationEngine
     from waternet.network.graph import isolation_inputs
-    from waternet.network.isolation import IsolationEngine
 
     topo, valves, assets = isolation_inputs(demo_small)
     assert len(assets.customers) == len(demo_small.customers)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from waternet.network.democity import write_demo_city
+from waternet.demo.city import write_demo_city
+from waternet.isolation.engine import IsolationEngine
 from waternet.network.graph import isolation_inputs
 from waternet.network.importers import import_network
-from waternet.network.isolation import IsolationEngine
 from waternet.network.topology import PUMP
 
 

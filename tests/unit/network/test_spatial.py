@@ -6,10 +6,10 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from waternet.demo.synthetic import synthetic_network
 from waternet.network import geo
 from waternet.network.model import NetworkModel
 from waternet.network.spatial import SpatialIndex, link_xy
-from waternet.network.synthetic import synthetic_network
 
 
 @pytest.fixture(scope="module")

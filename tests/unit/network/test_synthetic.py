@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components
 
+from waternet.demo.synthetic import _grid_shape, synthetic_network
 from waternet.errors import ValidationFailed
 from waternet.network.graph import adjacency_matrix
-from waternet.network.synthetic import _grid_shape, synthetic_network
 from waternet.network.validation import validate_model
 
 
@@ -58,7 +58,7 @@ def test_model_form_is_valid_and_csvs_parse() -> None:
     assert classes["residential"] > classes["commercial"] > 0
     vl = net.valve_layer()
     topo = net.to_topology()
-    from waternet.network.valves import ValveLayer
+    from waternet.isolation.valves import ValveLayer
 
     parsed = ValveLayer.from_csv(net.valves_csv(), topo)
     assert np.array_equal(parsed.link, vl.link) and np.array_equal(parsed.node, vl.node)

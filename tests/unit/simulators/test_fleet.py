@@ -13,10 +13,10 @@ from simulators.fleet import FleetConfig, Stream, build_stream, iter_messages
 from simulators.hydraulics import ScenarioResult
 from simulators.messages import DUPLICATE, QUARANTINED, STORED, Message
 
-from waternet.telemetry import platforms
-from waternet.telemetry.catalogue import default as catalogue
-from waternet.telemetry.payloads import parse_message
-from waternet.telemetry.validation import SensorSpec, validate
+from waternet.ingest.formats import platforms
+from waternet.ingest.formats.mqtt import parse_message
+from waternet.ingest.validation import SensorSpec, validate
+from waternet.sensors.catalogue import default as catalogue
 
 Row = tuple[str | None, int | None, float | None, str, str | None]
 

@@ -23,7 +23,7 @@ from simulators.publishers import (
     replay,
 )
 
-from waternet.telemetry.payloads import parse_message
+from waternet.ingest.formats.mqtt import parse_message
 
 
 def test_http_pushes_post_the_exact_bytes_and_retry_on_5xx(net3_stream: Stream) -> None:

@@ -6,9 +6,9 @@ from hypothesis import strategies as st
 
 from tests.unit.telemetry.vectors import CJT_A, CJT_B, CJT_C, CJT_E, hx
 from waternet.errors import DecodeError
-from waternet.telemetry.codecs import cjt188
-from waternet.telemetry.codecs.bcd import bcd_to_int_le, int_to_bcd_le
-from waternet.telemetry.codecs.crc import CRC16_MODBUS_CHECK, crc16_modbus
+from waternet.ingest.codecs import cjt188
+from waternet.ingest.codecs.bcd import bcd_to_int_le, int_to_bcd_le
+from waternet.ingest.codecs.crc import CRC16_MODBUS_CHECK, crc16_modbus
 
 
 def test_crc16_modbus_check_value() -> None:

@@ -9,10 +9,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from waternet.telemetry import fastpath
-from waternet.telemetry.pipeline import Incoming, Policy, process
-from waternet.telemetry.registry import Registry
-from waternet.telemetry.validation import SensorSpec
+from waternet.ingest import fastpath
+from waternet.ingest.pipeline import Incoming, Policy, process
+from waternet.ingest.registry import Registry
+from waternet.ingest.validation import SensorSpec
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)

@@ -6,8 +6,8 @@ import json
 import threading
 from datetime import UTC, datetime
 
-from waternet.telemetry.mqtt_worker import Inbox
-from waternet.telemetry.pipeline import Incoming
+from waternet.ingest.mqtt.worker import Inbox
+from waternet.ingest.pipeline import Incoming
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from waternet.telemetry import mqttwire as wire
+from waternet.ingest.mqtt import wire as wire
 
 topics = st.text(
     st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=40

@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit.telemetry.vectors import CJT_A, CJT_B, WN_1, WN_2, hx
-from waternet.telemetry.codecs import cjt188
-from waternet.telemetry.payloads import RAW_CAP, Reason, parse_message
+from waternet.ingest.codecs import cjt188
+from waternet.ingest.formats.mqtt import RAW_CAP, Reason, parse_message
 
 T = "waternet/v1/telemetry/PT-D03-000123"
 MAX = 65536

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit.telemetry.vectors import CJT_A, CJT_B, WN_1, hx
-from waternet.telemetry import platforms as pf
-from waternet.telemetry.codecs.cjt188 import StatusBits
-from waternet.telemetry.payloads import Reason
+from waternet.ingest.codecs.cjt188 import StatusBits
+from waternet.ingest.formats import platforms as pf
+from waternet.ingest.formats.mqtt import Reason
 
 IMEI = "860803030676429"
 LOOKUP = {IMEI: "MT-D03-000007", "98765": "MT-D03-000009"}

@@ -3,9 +3,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from waternet.errors import ValidationFailed
-from waternet.telemetry import catalogue, sensorcode
-from waternet.telemetry.payloads import RawReading
-from waternet.telemetry.validation import SensorSpec, ValidationReason, normalize, validate
+from waternet.ingest.formats.mqtt import RawReading
+from waternet.ingest.validation import SensorSpec, ValidationReason, normalize, validate
+from waternet.sensors import catalogue
+from waternet.sensors import codes as sensorcode
 
 NOW = datetime(2024, 3, 15, 12, 0, tzinfo=UTC)
 PT = SensorSpec(code="PT-D03-000123", kind="PT", unit="m", min=-10, max=100)

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from tests.unit.telemetry.vectors import WN_1, WN_2, hx
 from waternet.errors import DecodeError
-from waternet.telemetry import codecs
-from waternet.telemetry.codecs import wnframe
+from waternet.ingest import codecs
+from waternet.ingest.codecs import wnframe
 
 
 def test_vector_1_delta() -> None:
@@ -108,7 +108,7 @@ def test_random_bytes_raise_only_decode_error(data: bytes) -> None:
 
 def test_docs_carry_the_test_vectors() -> None:
     from tests.unit.telemetry import vectors
-    from waternet.telemetry.catalogue import sensors_dir
+    from waternet.sensors.catalogue import sensors_dir
 
     def flat(text: str) -> str:
         return " ".join(text.split())

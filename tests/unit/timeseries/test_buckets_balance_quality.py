@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from waternet.errors import ConfigError
-from waternet.telemetry import balance, buckets, quality
-from waternet.telemetry.lifecycle import RetentionPolicy
+from waternet.timeseries import levels as buckets
+from waternet.timeseries.analytics import balance, quality
+from waternet.timeseries.lifecycle import RetentionPolicy
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from waternet.telemetry.consumption import (
+from waternet.timeseries.analytics.consumption import (
     ESTIMATED,
     GAP,
     REPLACEMENT,

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from waternet.errors import ValidationFailed
+from waternet.isolation.valves import ValveLayer
 from waternet.network.model import Customer, IsolationValve, NetworkModel
 from waternet.network.topology import JUNCTION, RESERVOIR, TANK, Topology
 from waternet.network.validation import ValidationReport
-from waternet.network.valves import ValveLayer
 
 CUSTOMER_COLUMNS = ("account", "node", "link", "class")
 CUSTOMER_OPTIONAL = ("address", "lon", "lat")

@@ -1,0 +1,178 @@
+"""SQL of the ingest path and the sensor registry. Never commits: callers own transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from waternet.ingest.pipeline import QuarantineRow, Row
+
+STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
+    sensor_id integer NOT NULL,
+    ts timestamptz NOT NULL,
+    value double precision NOT NULL,
+    quality smallint NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+STAGE_COPY = "COPY ingest_stage (sensor_id, ts, value, quality) FROM STDIN (FORMAT BINARY)"
+STAGE_TYPES = ["int4", "timestamptz", "float8", "int2"]
+
+INSERT_READINGS = """
+INSERT INTO readings (sensor_id, ts, value, quality)
+SELECT DISTINCT ON (sensor_id, ts) sensor_id, ts, value, quality
+  FROM ingest_stage ORDER BY sensor_id, ts
+ON CONFLICT (sensor_id, ts) DO NOTHING
+"""
+
+LATEST_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS latest_stage (
+    sensor_id integer NOT NULL,
+    ts timestamptz NOT NULL,
+    value double precision NOT NULL,
+    quality smallint NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+LATEST_COPY = "COPY latest_stage (sensor_id, ts, value, quality) FROM STDIN (FORMAT BINARY)"
+
+UPSERT_LATEST = """
+INSERT INTO latest_readings AS l (sensor_id, ts, value, quality, received_at)
+SELECT sensor_id, ts, value, quality, now() FROM latest_stage ORDER BY sensor_id
+ON CONFLICT (sensor_id) DO UPDATE
+   SET ts = EXCLUDED.ts, value = EXCLUDED.value, quality = EXCLUDED.quality,
+       received_at = EXCLUDED.received_at
+ WHERE l.ts < EXCLUDED.ts
+"""
+
+INSERT_QUARANTINE = """
+INSERT INTO quarantine
+    (received_at, source, reason, sensor_code, topic, detail, payload, payload_size, fingerprint)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (fingerprint) DO NOTHING
+"""
+
+
+def write_rows(cur: Any, rows: Sequence[Row]) -> int:
+    """Stage rows by binary COPY and insert the new ones; returns how many were new."""
+    if not rows:
+        return 0
+    cur.execute(STAGE_DDL)
+    with cur.copy(STAGE_COPY) as copy:
+        copy.set_types(STAGE_TYPES)
+        for row in rows:
+            copy.write_row(row)
+    cur.execute(INSERT_READINGS)
+    return int(cur.rowcount)
+
+
+def upsert_latest(cur: Any, latest: Sequence[Row]) -> None:
+    """Latest value per sensor by reading time (one row per sensor; older values never win)."""
+    if not latest:
+        return
+    cur.execute(LATEST_STAGE_DDL)
+    with cur.copy(LATEST_COPY) as copy:
+        copy.set_types(STAGE_TYPES)
+        for row in latest:
+            copy.write_row(row)
+    cur.execute(UPSERT_LATEST)
+
+
+def write_quarantine(cur: Any, rows: Sequence[QuarantineRow]) -> int:
+    """Insert quarantine entries (a redelivered message is not quarantined twice)."""
+    if not rows:
+        return 0
+    n = 0
+    for q in rows:
+        cur.execute(
+            INSERT_QUARANTINE,
+            (
+                q.received_at,
+                q.source,
+                q.reason,
+                q.sensor_code,
+                q.topic,
+                q.detail,
+                q.payload,
+                q.payload_size,
+                q.fingerprint,
+            ),
+        )
+        n += cur.rowcount
+    return n
+
+
+def ensure_partitions(cur: Any, first: date, last: date) -> None:
+    cur.execute("SELECT waternet_ensure_partitions('readings', %s, %s)", (first, last))
+
+
+def storage_mode(cur: Any) -> str:
+    cur.execute("SELECT value #>> '{}' FROM waternet_meta WHERE key = 'storage_mode'")
+    row = cur.fetchone()
+    if row is None:
+        return "postgres"
+    return str(row[0] if not isinstance(row, dict) else next(iter(row.values())))
+
+
+# --- sensor registry -------------------------------------------------------------------------
+
+SENSOR_COLUMNS = (
+    "code",
+    "kind",
+    "unit",
+    "min_value",
+    "max_value",
+    "node_id",
+    "link_id",
+    "dma",
+    "transport",
+    "imei",
+    "model",
+    "status",
+)
+
+UPSERT_SENSOR = f"""
+INSERT INTO sensors ({", ".join(SENSOR_COLUMNS)})
+VALUES ({", ".join(["%s"] * len(SENSOR_COLUMNS))})
+ON CONFLICT (code) DO UPDATE SET
+  {", ".join(f"{c} = EXCLUDED.{c}" for c in SENSOR_COLUMNS if c != "code")},
+  updated_at = now()
+"""
+
+
+def upsert_sensors(cur: Any, sensors: Sequence[dict[str, Any]]) -> int:
+    cur.executemany(UPSERT_SENSOR, [tuple(s.get(c) for c in SENSOR_COLUMNS) for s in sensors])
+    return len(sensors)
+
+
+async def list_sensors(
+    conn: Any, *, kind: str | None, dma: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"""
+        SELECT id, {", ".join(SENSOR_COLUMNS)}, created_at, updated_at FROM sensors
+         WHERE (%(kind)s::text IS NULL OR kind = %(kind)s)
+           AND (%(dma)s::text IS NULL OR dma = %(dma)s)
+         ORDER BY code LIMIT %(limit)s OFFSET %(offset)s
+        """,
+        {"kind": kind, "dma": dma, "limit": limit, "offset": offset},
+    )
+    return list(await cur.fetchall())
+
+
+async def get_sensor(conn: Any, code: str) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        f"SELECT id, {', '.join(SENSOR_COLUMNS)}, created_at, updated_at FROM sensors "
+        "WHERE code = %s",
+        (code,),
+    )
+    row = await cur.fetchone()
+    return dict(row) if row else None
+
+
+async def quarantine_summary(conn: Any) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "SELECT reason, source, count(*) AS n, max(received_at) AS last_at "
+        "FROM quarantine GROUP BY reason, source ORDER BY n DESC"
+    )
+    return list(await cur.fetchall())
