@@ -136,14 +136,14 @@ def publisher_result(p: subprocess.Popen[str]) -> dict[str, Any]:
 class BenchDb:
     def __init__(self, admin_url: str) -> None:
         from waternet.db import migrate
-        from waternet.ingest import service
+        from waternet.sensors import service as sensors_service
         self.admin = admin_url
         self.name = f"wn_bench_ingest_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(admin_url, autocommit=True) as c:
             c.execute(f'CREATE DATABASE "{self.name}"')
         self.url = with_db(admin_url, self.name)
         migrate.upgrade(self.url)
-        service.register_sensors(self.url, [{"code": code(i)} for i in range(SENSORS)])
+        sensors_service.register_sensors(self.url, [{"code": code(i)} for i in range(SENSORS)])
         with psycopg.connect(self.url) as c:
             self.mode = str(c.execute("SELECT value #>> '{}' FROM waternet_meta "
                                       "WHERE key = 'storage_mode'").fetchone()[0])  # type: ignore[index]

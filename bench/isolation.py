@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from waternet.isolation.assets import Assets, Customer
 from waternet.isolation.engine import IsolationEngine
 from waternet.isolation.segments import SegmentIndex
-from waternet.isolation.valves import ValveLayer
 from waternet.network.topology import Topology
+from waternet.network.valves import ValveLayer
 
 
 def grid_network(n_pipes: int, *, seed: int = 1, n_sources: int = 16) -> Topology:

@@ -37,6 +37,7 @@ import psycopg
 from waternet.db import migrate
 from waternet.demo.synthetic import synthetic_network
 from waternet.gis.layers import MapLayers
+from waternet.gis.service import map_layers, spatial_index
 from waternet.network import service
 
 # name, zoom, bbox size in degrees (lon, lat); None = the whole network
@@ -127,9 +128,9 @@ def main() -> None:
             if db_name and not args.keep:
                 with psycopg.connect(args.url, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-    t, maps = timed(lambda: net.map)
+    t, maps = timed(lambda: map_layers(net))
     print(f"build map layers: {t:.1f} s")
-    t, _ = timed(lambda: net.spatial)
+    t, _ = timed(lambda: spatial_index(net))
     print(f"build spatial index (pick): {t:.1f} s")
     t, whole = timed(lambda: naive_pipes(maps, (-180.0, -90.0, 180.0, 90.0)))
     print(f"baseline: whole pipe layer as GeoJSON: {t:.1f} s, {len(whole) / 1e6:.0f} MB")

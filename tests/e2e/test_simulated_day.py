@@ -19,7 +19,7 @@ from simulators.publishers import HttpPublisher, MqttPublisher, default_http_url
 from tests.support.ingest import counts, make_worker, running, total, wait_until
 from tests.support.server import serve
 from waternet.config import load_settings
-from waternet.ingest import service
+from waternet.sensors import service as sensors_service
 
 CTWING_KEY = "e2e-ctwing-key"
 ONENET_TOKEN = "e2e-onenet-token"
@@ -60,7 +60,7 @@ def test_simulated_day_matches_ground_truth(db_url: str, mqtt_url: str, tmp_path
         "unknown_sensor",
         "gateway_offline",
     }
-    service.register_sensors(
+    sensors_service.register_sensors(
         db_url,
         [
             {"code": s.code, "imei": s.imei or None, "model": s.model or None, "dma": s.zone}

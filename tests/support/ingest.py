@@ -16,11 +16,12 @@ import psycopg
 from waternet.config import MqttUrl, load_settings
 from waternet.ingest import service
 from waternet.ingest.mqtt.worker import IngestWorker
+from waternet.sensors import service as sensors_service
 
 
 def register(url: str, codes: list[str], imeis: dict[str, str] | None = None) -> None:
     imeis = imeis or {}
-    service.register_sensors(url, [{"code": c, "imei": imeis.get(c)} for c in codes])
+    sensors_service.register_sensors(url, [{"code": c, "imei": imeis.get(c)} for c in codes])
 
 
 class Publisher:

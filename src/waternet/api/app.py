@@ -82,12 +82,14 @@ def _include_routers(app: FastAPI) -> None:
     from waternet.ingest.router import router as telemetry_router
     from waternet.isolation.router import router as isolation_router
     from waternet.network.router import router as network_router
+    from waternet.sensors.router import router as sensors_router
     from waternet.timeseries.router import router as query_router
     from waternet.web.router import router as web_router
 
     for router in (
         health.router,
         auth_router,
+        sensors_router,
         telemetry_router,
         query_router,
         network_router,

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from waternet.api.deps import ANY_ROLE, DbConn, require_roles
 from waternet.auth import service
+from waternet.auth.deps import ANY_ROLE, require_roles
 from waternet.auth.models import Principal
+from waternet.db.deps import DbConn
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 

@@ -79,13 +79,13 @@ def sensors_load(
     path: Annotated[Path, typer.Argument(help="CSV with a header; only 'code' is required")],
 ) -> None:
     """Register or update sensors from a CSV file (all-or-nothing)."""
-    from waternet.ingest import service
+    from waternet.sensors import service as sensors_service
     url = require_db_url()
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    n = service.register_sensors(url, service.parse_sensor_csv(text))
+    n = sensors_service.register_sensors(url, sensors_service.parse_sensor_csv(text))
     typer.echo(f"{n} sensors registered")
 
 
@@ -98,10 +98,10 @@ def sensors_add(
     model: Annotated[str | None, typer.Option(help="Meter/sensor model id")] = None,
 ) -> None:
     """Register one sensor (kind and unit follow from the code)."""
-    from waternet.ingest import service
+    from waternet.sensors import service as sensors_service
     url = require_db_url()
     rec = {"code": code, "imei": imei, "dma": dma, "node_id": node, "link_id": link, "model": model}
-    service.register_sensors(url, [rec])
+    sensors_service.register_sensors(url, [rec])
     typer.echo(f"sensor {code} registered")
 
 

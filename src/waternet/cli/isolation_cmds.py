@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 import typer
 
 from waternet.errors import WaternetError
-from waternet.isolation.valves import ValveLayer
 from waternet.network.topology import Topology
+from waternet.network.valves import ValveLayer
 
 
 def _fail(message: str, details: Any = None) -> NoReturn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import psycopg
 from psycopg.rows import dict_row
@@ -12,9 +12,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from waternet.errors import ServiceUnavailable
 
+DictRow: TypeAlias = dict[str, Any]
+"""The row type of waternet's connections (``row_factory=dict_row``)."""
+Connection: TypeAlias = psycopg.Connection[DictRow]
+AsyncConnection: TypeAlias = psycopg.AsyncConnection[DictRow]
+
 
 @contextmanager
-def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+def connect(url: str, *, autocommit: bool = False) -> Iterator[Connection]:
     """A short-lived synchronous connection (CLI, migrations, tests)."""
     try:
         conn = psycopg.connect(url, autocommit=autocommit, row_factory=dict_row)

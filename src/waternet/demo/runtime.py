@@ -72,7 +72,7 @@ def _position(model: Any, element: str) -> tuple[float | None, float | None]:
 
 
 def register_sensors(settings: Settings, demo: Any) -> int:
-    from waternet.ingest import service
+    from waternet.sensors import service as sensors_service
     assert settings.database_url
     records = []
     for s in demo.sites:
@@ -90,7 +90,7 @@ def register_sensors(settings: Settings, demo: Any) -> int:
                 "lat": lat,
             }
         )
-    return service.register_sensors(settings.database_url, records)
+    return sensors_service.register_sensors(settings.database_url, records)
 
 
 def start(

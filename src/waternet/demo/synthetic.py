@@ -26,7 +26,6 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import minimum_spanning_tree
 
 from waternet.errors import ValidationFailed
-from waternet.isolation.valves import ValveLayer
 from waternet.network import geo
 from waternet.network.model import (
     CUSTOMER_CLASSES,
@@ -37,6 +36,7 @@ from waternet.network.model import (
     Node,
 )
 from waternet.network.topology import JUNCTION, PIPE, RESERVOIR, Topology
+from waternet.network.valves import ValveLayer
 
 if TYPE_CHECKING:
     from waternet.network.spatial import SpatialIndex

@@ -1,4 +1,5 @@
-"""SQL of the ingest path and the sensor registry. Never commits: callers own transactions."""
+"""SQL of the ingest path (readings, latest values, quarantine). Never commits: callers own
+transactions."""
 
 from __future__ import annotations
 
@@ -112,62 +113,6 @@ def storage_mode(cur: Any) -> str:
     if row is None:
         return "postgres"
     return str(row[0] if not isinstance(row, dict) else next(iter(row.values())))
-
-
-# --- sensor registry -------------------------------------------------------------------------
-
-SENSOR_COLUMNS = (
-    "code",
-    "kind",
-    "unit",
-    "min_value",
-    "max_value",
-    "node_id",
-    "link_id",
-    "dma",
-    "transport",
-    "imei",
-    "model",
-    "status",
-)
-
-UPSERT_SENSOR = f"""
-INSERT INTO sensors ({", ".join(SENSOR_COLUMNS)})
-VALUES ({", ".join(["%s"] * len(SENSOR_COLUMNS))})
-ON CONFLICT (code) DO UPDATE SET
-  {", ".join(f"{c} = EXCLUDED.{c}" for c in SENSOR_COLUMNS if c != "code")},
-  updated_at = now()
-"""
-
-
-def upsert_sensors(cur: Any, sensors: Sequence[dict[str, Any]]) -> int:
-    cur.executemany(UPSERT_SENSOR, [tuple(s.get(c) for c in SENSOR_COLUMNS) for s in sensors])
-    return len(sensors)
-
-
-async def list_sensors(
-    conn: Any, *, kind: str | None, dma: str | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        f"""
-        SELECT id, {", ".join(SENSOR_COLUMNS)}, created_at, updated_at FROM sensors
-         WHERE (%(kind)s::text IS NULL OR kind = %(kind)s)
-           AND (%(dma)s::text IS NULL OR dma = %(dma)s)
-         ORDER BY code LIMIT %(limit)s OFFSET %(offset)s
-        """,
-        {"kind": kind, "dma": dma, "limit": limit, "offset": offset},
-    )
-    return list(await cur.fetchall())
-
-
-async def get_sensor(conn: Any, code: str) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"SELECT id, {', '.join(SENSOR_COLUMNS)}, created_at, updated_at FROM sensors "
-        "WHERE code = %s",
-        (code,),
-    )
-    row = await cur.fetchone()
-    return dict(row) if row else None
 
 
 async def quarantine_summary(conn: Any) -> list[dict[str, Any]]:

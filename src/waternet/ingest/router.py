@@ -1,4 +1,4 @@
-"""HTTP: the sensor registry, carrier-platform push callbacks (NB-IoT) and quarantine summary."""
+"""HTTP: carrier-platform push callbacks (NB-IoT) and the quarantine summary."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import asyncio
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from waternet.api.deps import DbConn, require_roles
-from waternet.errors import AuthError, NotFound, ServiceUnavailable
+from waternet.auth.deps import require_roles
+from waternet.db.deps import DbConn
+from waternet.errors import AuthError, ServiceUnavailable
 from waternet.ingest import repository, service
 from waternet.ingest.formats import platforms
 from waternet.ingest.spool import SpoolFull
@@ -21,26 +22,6 @@ from waternet.ingest.writer import Writer
 router = APIRouter(tags=["telemetry"])
 READERS = require_roles("dispatcher", "analyst", "service", "crew")
 WRITERS = require_roles("service")
-
-
-class SensorIn(BaseModel):
-    code: str = Field(examples=["PT-D03-000123"])
-    unit: str | None = None
-    min_value: float | None = None
-    max_value: float | None = None
-    node_id: str | None = None
-    link_id: str | None = None
-    dma: str | None = None
-    transport: str | None = None
-    imei: str | None = None
-    model: str | None = None
-    status: str | None = None
-    lon: float | None = None
-    lat: float | None = None
-
-
-class Registered(BaseModel):
-    registered: int
 
 
 class PushAck(BaseModel):
@@ -74,52 +55,6 @@ async def _store_push(request: Request, platform: str) -> PushAck:
     return PushAck(
         stored=r.stored, duplicates=r.duplicates, quarantined=r.quarantined, spooled=r.spooled
     )
-
-
-@router.post("/api/v1/sensors", response_model=Registered, dependencies=[Depends(WRITERS)])
-async def register_sensors(
-    request: Request, sensors: Annotated[list[SensorIn], Body(min_length=1, max_length=100_000)]
-) -> Registered:
-    """Register or update sensors (all-or-nothing; every problem is listed)."""
-    url = request.app.state.settings.database_url
-    records = [s.model_dump() for s in sensors]
-    n = await run_in_threadpool(service.register_sensors, url, records)
-    return Registered(registered=n)
-
-
-@router.post(
-    "/api/v1/sensors/csv",
-    response_model=Registered,
-    dependencies=[Depends(WRITERS)],
-    openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
-)
-async def register_sensors_csv(request: Request) -> Registered:
-    """Bulk-load sensors from CSV (header: code,unit,min_value,max_value,node_id,link_id,dma,
-    transport,imei,model,status; only code is required)."""
-    text = (await request.body()).decode("utf-8", errors="replace")
-    url = request.app.state.settings.database_url
-    records = service.parse_sensor_csv(text)
-    n = await run_in_threadpool(service.register_sensors, url, records)
-    return Registered(registered=n)
-
-
-@router.get("/api/v1/sensors", dependencies=[Depends(READERS)])
-async def list_sensors(
-    conn: DbConn,
-    kind: Annotated[str | None, Query(max_length=2)] = None,
-    dma: Annotated[str | None, Query(max_length=8)] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> list[dict[str, Any]]:
-    return await repository.list_sensors(conn, kind=kind, dma=dma, limit=limit, offset=offset)
-
-
-@router.get("/api/v1/sensors/{code}", dependencies=[Depends(READERS)])
-async def get_sensor(conn: DbConn, code: str) -> dict[str, Any]:
-    row = await repository.get_sensor(conn, code)
-    if row is None:
-        raise NotFound(f"no sensor {code!r}")
-    return row
 
 
 @router.get(

@@ -1,24 +1,13 @@
-"""Use cases of the ingest domain: sensor registration, platform pushes, worker construction."""
+"""Use cases of the ingest domain: platform pushes and the writer and policy the workers use."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import psycopg
 
 from waternet.config import Settings
 from waternet.errors import ValidationFailed
-from waternet.ingest import repository
 from waternet.ingest.pipeline import Incoming, Policy
 from waternet.ingest.writer import StoreResult, Writer
-from waternet.sensors import codes as sensorcode
-from waternet.sensors.catalogue import default as default_catalogue
-
-TRANSPORTS = ("mqtt", "nbiot")
-STATUSES = ("active", "maintenance", "disabled", "retired")
 
 
 def make_policy(settings: Settings) -> Policy:
@@ -40,115 +29,6 @@ def make_writer(settings: Settings, *, name: str = "ingest") -> Writer:
         spool_dir=settings.state_dir / "spool" / name,
         spool_max_bytes=settings.spool_max_mb * 1024 * 1024,
     )
-
-
-# --- sensor registry -------------------------------------------------------------------------
-
-
-def check_sensor(raw: dict[str, Any], where: str) -> tuple[dict[str, Any] | None, list[str]]:
-    """Normalise one sensor record; returns (record, problems)."""
-    problems: list[str] = []
-    code = str(raw.get("code") or "").strip()
-    if not sensorcode.is_valid(code):
-        problems.append(f"{where}: bad sensor code {code!r} (scheme KIND-ZONE-NNNNNN)")
-        return None, problems
-    cat = default_catalogue()
-    kind_code = code[:2]
-    try:
-        kind = cat.kind(kind_code)
-    except KeyError:
-        problems.append(f"{where}: unknown kind {kind_code!r}")
-        return None, problems
-    unit = str(raw.get("unit") or kind.unit)
-    if unit != kind.unit:
-        problems.append(f"{where}: unit {unit!r} is not the canonical unit {kind.unit!r}")
-
-    def num(name: str, default: float | None) -> float | None:
-        v = raw.get(name)
-        if v in (None, ""):
-            return default
-        try:
-            return float(v)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            problems.append(f"{where}: {name} must be a number")
-            return None
-
-    lo, hi = num("min_value", kind.min), num("max_value", kind.max)
-    if lo is not None and hi is not None and lo > hi:
-        problems.append(f"{where}: min_value > max_value")
-    transport = str(raw.get("transport") or ("nbiot" if raw.get("imei") else "mqtt"))
-    if transport not in TRANSPORTS:
-        problems.append(f"{where}: transport must be one of {', '.join(TRANSPORTS)}")
-    status = str(raw.get("status") or "active")
-    if status not in STATUSES:
-        problems.append(f"{where}: status must be one of {', '.join(STATUSES)}")
-    lon, lat = num("lon", None), num("lat", None)
-    if lon is not None and not -180 <= lon <= 180:
-        problems.append(f"{where}: lon must be within -180..180")
-    if lat is not None and not -90 <= lat <= 90:
-        problems.append(f"{where}: lat must be within -90..90")
-    rec = {
-        "code": code,
-        "kind": kind_code,
-        "unit": unit,
-        "min_value": lo,
-        "max_value": hi,
-        "node_id": raw.get("node_id") or None,
-        "link_id": raw.get("link_id") or None,
-        "dma": raw.get("dma") or None,
-        "transport": transport,
-        "imei": (str(raw["imei"]).strip() or None) if raw.get("imei") else None,
-        "model": raw.get("model") or None,
-        "status": status,
-        "lon": lon,
-        "lat": lat,
-    }
-    return (None if problems else rec), problems
-
-
-def check_sensors(records: list[dict[str, Any]], *, first_line: int = 2) -> list[dict[str, Any]]:
-    """Validate every record; raise ValidationFailed listing every problem."""
-    out, problems, seen, imeis = [], [], set(), set()
-    for i, raw in enumerate(records):
-        where = f"line {first_line + i}"
-        rec, probs = check_sensor(raw, where)
-        problems += probs
-        if rec is None:
-            continue
-        if rec["code"] in seen:
-            problems.append(f"{where}: duplicate code {rec['code']}")
-        if rec["imei"] and rec["imei"] in imeis:
-            problems.append(f"{where}: duplicate imei {rec['imei']}")
-        seen.add(rec["code"])
-        if rec["imei"]:
-            imeis.add(rec["imei"])
-        out.append(rec)
-    if problems:
-        raise ValidationFailed(f"{len(problems)} problem(s) in sensor data", details=problems)
-    return out
-
-
-def parse_sensor_csv(text: str) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    try:
-        if not reader.fieldnames or "code" not in reader.fieldnames:
-            raise ValidationFailed("sensor CSV needs a header with at least a 'code' column")
-        return [dict(r) for r in reader]
-    except csv.Error as exc:
-        raise ValidationFailed(f"malformed CSV at line {reader.line_num}: {exc}") from None
-
-
-def register_sensors(url: str, records: list[dict[str, Any]]) -> int:
-    """All-or-nothing bulk registration (upsert by code)."""
-    sensors = check_sensors(records)
-    with psycopg.connect(url) as conn, conn.transaction(), conn.cursor() as cur:
-        try:
-            return repository.upsert_sensors(cur, sensors)
-        except psycopg.errors.UniqueViolation as exc:
-            raise ValidationFailed(
-                "sensor data conflicts with registered sensors",
-                details=[str(exc).splitlines()[0]],
-            ) from None
 
 
 # --- platform pushes (HTTP) ------------------------------------------------------------------

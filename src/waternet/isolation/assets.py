@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from waternet.errors import ValidationFailed
-from waternet.isolation.valves import _read_text
+from waternet.network.sources import read_text
 from waternet.network.topology import Topology
 
 CRITICAL_CLASSES = frozenset({"hospital", "dialysis", "school", "fire_station", "care_home"})
@@ -143,7 +143,7 @@ class Assets:
 def load_customers_csv(path_or_text: str | os.PathLike[str], topology: Topology) -> list[Customer]:
     """CSV with header ``account,node,link,class`` (node or link filled). Every problem is
     listed, with line numbers, in one ValidationFailed."""
-    text = _read_text(path_or_text)
+    text = read_text(path_or_text)
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in ("account", "class") if c not in header]

@@ -11,7 +11,7 @@ import numpy as np
 
 from waternet.isolation.engine import IsolationEngine
 from waternet.isolation.plan import NetworkState
-from waternet.isolation.valves import ValveLayer
+from waternet.network.valves import ValveLayer
 
 
 @dataclass(frozen=True)

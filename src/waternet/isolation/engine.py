@@ -29,8 +29,8 @@ from waternet.isolation.plan import (
 )
 from waternet.isolation.segments import SegmentIndex
 from waternet.isolation.supply import ElementGraph, SupplyTree, entry_seeds, reach_local
-from waternet.isolation.valves import ValveLayer
 from waternet.network.topology import PIPE, Topology
+from waternet.network.valves import ValveLayer
 
 I64 = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]

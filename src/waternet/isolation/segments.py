@@ -19,8 +19,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from waternet.isolation.valves import ValveLayer
 from waternet.network.topology import Topology
+from waternet.network.valves import ValveLayer
 
 IntArray = npt.NDArray[np.int64]
 

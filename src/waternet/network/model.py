@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,9 +46,12 @@ from waternet.network.elements import (
     element_to_dict,
     sensor_code,
 )
+from waternet.network.topology import JUNCTION, PIPE, PUMP, RESERVOIR, TANK, VALVE, Topology
 
-if TYPE_CHECKING:
-    from waternet.network.topology import Topology
+_NODE_KIND = {"junction": JUNCTION, "reservoir": RESERVOIR, "tank": TANK}
+_LINK_KIND = {"pipe": PIPE, "pump": PUMP, "valve": VALVE}
+
+
 
 __all__ = [
     "CONTROL_VALVE_TYPES",
@@ -229,8 +232,26 @@ class NetworkModel:
                    **kwargs)
 
     def to_topology(self) -> Topology:
-        """The compact array form used by the isolation engine (node/link order kept)."""
-        from waternet.network.graph import model_to_topology
+        """Compact arrays in model order (node i = ``model.nodes[i]``, link j = ``model.links[j]``).
 
-        return model_to_topology(self)
+        ``node_xy`` holds the projected metres when every node has coordinates. Raises
+        :class:`~waternet.errors.ValidationFailed` on duplicate ids or unknown end nodes.
+        """
+        nodes, links = self.nodes, self.links
+        xy: np.ndarray | None = None
+        if nodes and all(n.x is not None and n.y is not None for n in nodes):
+            xy = np.array([(n.x, n.y) for n in nodes], dtype=np.float64)
+        return Topology.build(
+            node_ids=[n.id for n in nodes],
+            node_kind=[_NODE_KIND.get(n.kind, JUNCTION) for n in nodes],
+            link_ids=[lk.id for lk in links],
+            link_start_ids=[lk.start for lk in links],
+            link_end_ids=[lk.end for lk in links],
+            link_kind=[_LINK_KIND.get(lk.kind, PIPE) for lk in links],
+            link_oneway=[lk.oneway for lk in links],
+            link_closed=[lk.closed for lk in links],
+            length_m=[lk.length_m for lk in links],
+            diameter_m=[lk.diameter_m if lk.kind != "pump" else float("nan") for lk in links],
+            xy=xy,
+        )
 

@@ -24,16 +24,11 @@ from psycopg.rows import dict_row
 
 from waternet.db.connect import connect
 from waternet.errors import NotFound, ServiceUnavailable, ValidationFailed
-from waternet.gis.layers import MapLayers
 from waternet.network import repository as repo
 from waternet.network.model import NetworkModel
 from waternet.network.validation import ValidationReport, validate_model
 
 if TYPE_CHECKING:
-    from waternet.isolation.assets import Assets
-    from waternet.isolation.engine import IsolationEngine
-    from waternet.isolation.valves import ValveLayer
-    from waternet.network.spatial import SpatialIndex
     from waternet.network.topology import Topology
 
 T = TypeVar("T")
@@ -51,7 +46,10 @@ class LoadedNetwork:
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
-    def _once(self, key: str, build: Callable[[], T]) -> T:
+    def derived(self, key: str, build: Callable[[], T]) -> T:
+        """A form derived from this version (the map layers, the isolation engine...), built on
+        first use, once, thread-safely, and dropped with the version. ``key`` names the form:
+        use the deriving module's name, e.g. ``"isolation.engine"``."""
         if key not in self._built:
             with self._lock:
                 if key not in self._built:
@@ -60,35 +58,7 @@ class LoadedNetwork:
 
     @property
     def topology(self) -> Topology:
-        return self._once("topology", self.model.to_topology)
-
-    @property
-    def valves(self) -> ValveLayer:
-        from waternet.network.graph import model_valve_layer
-
-        return self._once("valves", lambda: model_valve_layer(self.model, self.topology))
-
-    @property
-    def assets(self) -> Assets:
-        from waternet.network.graph import isolation_assets
-
-        return self._once("assets", lambda: isolation_assets(self.model, self.topology))
-
-    @property
-    def map(self) -> MapLayers:
-        """The map layers (GeoJSON by bbox/zoom)."""
-        return self._once("map", lambda: MapLayers.from_model(self.model))
-
-    @property
-    def spatial(self) -> SpatialIndex:
-        return self._once("spatial", lambda: self.map.spatial_index())
-
-    @property
-    def engine(self) -> IsolationEngine:
-        from waternet.isolation.engine import IsolationEngine
-
-        return self._once("engine", lambda: IsolationEngine(self.topology, self.valves,
-                                                            assets=self.assets))
+        return self.derived("network.topology", self.model.to_topology)
 
 
 # ----- import ---------------------------------------------------------------------------------
@@ -302,24 +272,4 @@ def element_detail(net: LoadedNetwork, layer: str, element_id: str) -> dict[str,
         out["customers"] = sum(1 for c in m.customers if c.node == element_id)
     elif section == "customers":
         out["critical"] = el.critical
-    return out
-
-
-def pick(net: LoadedNetwork, *, lon: float, lat: float, tolerance_m: float = 10.0
-         ) -> dict[str, Any]:
-    """The pipe under a clicked point (within ``tolerance_m``; pumps and control valves when
-    no pipe is there) and the nearest valve and hydrant (any distance)."""
-    sp = net.spatial
-    hit = sp.pipe_at(lon, lat, tolerance_m=tolerance_m) or sp.nearest(
-        "links", lon, lat, max_distance_m=tolerance_m)
-    out: dict[str, Any] = {"version": net.version_id, "lon": lon, "lat": lat,
-                           "tolerance_m": tolerance_m, "pipe": None}
-    if hit is not None:
-        lk = net.model.link(hit.id)
-        out["pipe"] = {"id": hit.id, "kind": lk.kind, "distance_m": round(hit.distance_m, 2),
-                       "diameter_mm": round(lk.diameter_m * 1000.0, 1),
-                       "length_m": round(lk.length_m, 2), "status": lk.status}
-    for name in ("valve", "hydrant"):
-        h = sp.nearest(f"{name}s", lon, lat)
-        out[name] = None if h is None else {"id": h.id, "distance_m": round(h.distance_m, 2)}
     return out

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from waternet.errors import ConfigError
-from waternet.ingest.codecs.cjt188 import StatusBits
 from waternet.sensors.codes import KINDS
+from waternet.sensors.models import StatusBits
 
 ENV_DIR = "WATERNET_SENSORS_DIR"
 

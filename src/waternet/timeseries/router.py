@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from waternet.api.deps import DbConn, require_roles
+from waternet.auth.deps import require_roles
+from waternet.db.deps import DbConn
 from waternet.errors import ValidationFailed
 from waternet.timeseries import service as svc
 from waternet.timeseries.analytics import service as bsvc

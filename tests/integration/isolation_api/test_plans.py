@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
+from waternet.gis.service import spatial_index
+from waternet.isolation.service import isolation_engine
 
 PLANS = "/api/v1/isolation/plans"
 
@@ -19,7 +21,7 @@ def _pipes_with_customers(loaded: Any, n: int) -> list[str]:
     """A spread of pipes whose isolation takes customers out of supply."""
     out = []
     for lk in loaded.model.pipes[::7]:
-        plan = loaded.engine.plan(pipe=lk.id)
+        plan = isolation_engine(loaded).plan(pipe=lk.id)
         if plan.valves_to_close and plan.consequences and plan.consequences.customers:
             out.append(lk.id)
         if len(out) == n:
@@ -33,7 +35,7 @@ def test_plan_equals_the_engine_plan(iso_api: Api, loaded: Any) -> None:
         r = _post(iso_api, {"pipe": pipe})
         assert r.status_code == 200, r.text
         body = r.json()
-        want = loaded.engine.plan(pipe=pipe)
+        want = isolation_engine(loaded).plan(pipe=pipe)
         plan = body["plan"]
         assert body["version"] == loaded.version_id
         assert plan["burst"] == {"kind": "pipe", "id": pipe}
@@ -85,10 +87,11 @@ def test_point_snaps_to_the_nearest_pipe(iso_api: Api, loaded: Any) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["burst"]["kind"] == "pipe"
-    hit = loaded.spatial.nearest_pipe(lon, lat)
+    hit = spatial_index(loaded).nearest_pipe(lon, lat)
     assert body["burst"]["id"] == hit.id
     assert body["burst"]["snapped_m"] == pytest.approx(hit.distance_m, abs=0.01)
-    assert body["plan"]["valves_to_close"] == loaded.engine.plan(pipe=hit.id).valves_to_close
+    want = isolation_engine(loaded).plan(pipe=hit.id)
+    assert body["plan"]["valves_to_close"] == want.valves_to_close
 
 
 def test_node_burst_and_stuck_valve_and_what_if(iso_api: Api, loaded: Any) -> None:
@@ -101,13 +104,14 @@ def test_node_burst_and_stuck_valve_and_what_if(iso_api: Api, loaded: Any) -> No
     plan = r.json()["plan"]
     assert {"valve": stuck, "reason": "stuck"} in plan["passed_valves"]
     assert stuck not in plan["valves_to_close"]
-    want = loaded.engine.plan(pipe=pipe, stuck=[stuck])
+    want = isolation_engine(loaded).plan(pipe=pipe, stuck=[stuck])
     assert plan["valves_to_close"] == want.valves_to_close
     assert base["what_if"][stuck]["valves_to_close"] == want.valves_to_close
     node = loaded.model.link(pipe).start
     r = _post(iso_api, {"node": node}, role="analyst")
     assert r.status_code == 200, r.text
-    assert r.json()["plan"]["valves_to_close"] == loaded.engine.plan(node=node).valves_to_close
+    want = isolation_engine(loaded).plan(node=node)
+    assert r.json()["plan"]["valves_to_close"] == want.valves_to_close
 
 
 def test_unknown_elements_are_404(iso_api: Api) -> None:

@@ -11,6 +11,7 @@ from tests.integration.network.helpers import library_inp
 from waternet.demo.city import build_demo_city
 from waternet.demo.synthetic import synthetic_network
 from waternet.gis.layers import MAX_FEATURES
+from waternet.gis.service import spatial_index
 from waternet.network import service
 
 
@@ -126,7 +127,7 @@ def test_large_network_never_sent_whole(api: Api) -> None:
     lon, lat = net.model.nodes[5000].lonlat
     block = (lon - 0.002, lat - 0.002, lon + 0.002, lat + 0.002)
     street = get(api, "/api/v1/network/layers/pipes", bbox=",".join(map(str, block)), zoom=17)
-    expected = set(net.spatial.in_bbox(*block, layers=["pipes"])["pipes"])
+    expected = set(spatial_index(net).in_bbox(*block, layers=["pipes"])["pipes"])
     assert not street["truncated"] and {f["id"] for f in street["features"]} == expected
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from tests.integration.network.helpers import library_inp
 from waternet.errors import NotFound
+from waternet.isolation.service import isolation_engine
 from waternet.network import service
 
 
@@ -45,6 +46,7 @@ def test_concurrent_loads_load_once(db_url: str) -> None:
         t.join()
     assert len(got) == 4 and all(g is got[0] for g in got)
     net = service.load_active(db_url)
-    assert net.engine is net.engine
-    plan = net.engine.plan(pipe=next(lk.id for lk in net.model.links if lk.kind == "pipe"))
+    assert isolation_engine(net) is isolation_engine(net)
+    pipe = next(lk.id for lk in net.model.links if lk.kind == "pipe")
+    plan = isolation_engine(net).plan(pipe=pipe)
     assert plan is not None

@@ -9,7 +9,7 @@ from waternet.errors import ValidationFailed
 from waternet.isolation.assets import Assets, Customer, Site, load_customers_csv
 from waternet.isolation.criticality import best_new_valve, rank_segments
 from waternet.isolation.engine import IsolationEngine, NetworkState
-from waternet.isolation.valves import ValveLayer
+from waternet.network.valves import ValveLayer
 
 # N0(res) -P0- N1 -P1- N2 -P2- N3 -P3- N4 (tank when two_sources)
 LINE = [(0, 1), (1, 2), (2, 3), (3, 4)]

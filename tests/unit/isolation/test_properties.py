@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from tests.unit.isolation.conftest import elems_to_keys, reference_supplied, small_topology
 from waternet.isolation.engine import IsolationEngine
-from waternet.isolation.valves import ValveLayer
 from waternet.network.topology import PIPE, PUMP, Topology
+from waternet.network.valves import ValveLayer
 
 
 @st.composite

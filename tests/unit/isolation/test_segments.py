@@ -9,8 +9,8 @@ import wntr
 from tests.unit.isolation.conftest import net_path, small_topology
 from waternet.errors import ValidationFailed
 from waternet.isolation.segments import SegmentIndex
-from waternet.isolation.valves import ValveLayer
 from waternet.network.topology import Topology
+from waternet.network.valves import ValveLayer
 
 
 def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:

@@ -4,12 +4,8 @@ import networkx as nx
 import numpy as np
 import wntr
 
-from waternet.network.graph import (
-    adjacency_matrix,
-    incidence_matrix,
-    model_valve_layer,
-    to_networkx,
-)
+from waternet.isolation.inputs import model_valve_layer
+from waternet.network.graph import adjacency_matrix, incidence_matrix, to_networkx
 from waternet.network.importers import import_inp
 from waternet.network.model import NetworkModel
 

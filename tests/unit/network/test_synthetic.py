@@ -58,7 +58,7 @@ def test_model_form_is_valid_and_csvs_parse() -> None:
     assert classes["residential"] > classes["commercial"] > 0
     vl = net.valve_layer()
     topo = net.to_topology()
-    from waternet.isolation.valves import ValveLayer
+    from waternet.network.valves import ValveLayer
 
     parsed = ValveLayer.from_csv(net.valves_csv(), topo)
     assert np.array_equal(parsed.link, vl.link) and np.array_equal(parsed.node, vl.node)

@@ -3,7 +3,7 @@
 import pytest
 
 from waternet.errors import ValidationFailed
-from waternet.ingest.service import parse_sensor_csv
+from waternet.sensors.service import parse_sensor_csv
 
 
 def test_rows_and_crlf() -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, tzinfo
 
 from waternet.errors import DecodeError
 from waternet.ingest.codecs.bcd import bcd_byte, bcd_to_int_le, int_to_bcd_le, to_bcd_byte
+from waternet.sensors.models import StatusBits
 
 PREAMBLE = 0xFE
 START = 0x68
@@ -28,20 +29,6 @@ UNIT_FACTORS_M3 = {UNIT_M3: 1.0, UNIT_L: 0.001}
 MIN_FRAME = 13  # 68 T A(7) C L CS 16 with no data
 DI_901F = "901F"
 DI_1F90 = "1F90"
-
-
-@dataclass(frozen=True, slots=True)
-class StatusBits:
-    """Where a meter model keeps its flags inside ST (a 16-bit value, ST0 | ST1 << 8).
-
-    ``valve``: lowest bit of the 2-bit valve field (00 open, 01 closed, 11 abnormal, 10 unknown);
-    ``battery_low``: bit set when the battery is low; ``flags``: further named single bits.
-    ``None`` means the model does not report that item.
-    """
-
-    valve: int | None = 0
-    battery_low: int | None = 2
-    flags: tuple[tuple[str, int], ...] = ()
 
 
 STANDARD_STATUS_BITS = StatusBits()

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from waternet.ingest.codecs.cjt188 import StatusBits
 from waternet.ingest.formats.mqtt import (
     BadInput,
     DeviceEvent,
@@ -31,6 +30,7 @@ from waternet.ingest.formats.mqtt import (
     parse_number,
     parse_ts,
 )
+from waternet.sensors.models import StatusBits
 
 Lookup = Mapping[str, str] | Callable[[str], str | None]
 StatusBitsFor = Callable[[str], StatusBits | None]

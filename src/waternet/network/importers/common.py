@@ -15,28 +15,16 @@ from typing import Any
 import numpy as np
 
 from waternet.errors import ValidationFailed
-from waternet.isolation.valves import ValveLayer
 from waternet.network.model import Customer, IsolationValve, NetworkModel
+from waternet.network.sources import read_text
 from waternet.network.topology import JUNCTION, RESERVOIR, TANK, Topology
 from waternet.network.validation import ValidationReport
+from waternet.network.valves import ValveLayer
 
 CUSTOMER_COLUMNS = ("account", "node", "link", "class")
 CUSTOMER_OPTIONAL = ("address", "lon", "lat")
 
 _VALVE_ID = re.compile(r"valve(?: id)? '([^']*)'")
-
-
-def read_text(path_or_text: str | os.PathLike[str]) -> str:
-    """A path's content, or the text itself when it holds a newline."""
-    if isinstance(path_or_text, str) and "\n" in path_or_text:
-        return path_or_text.lstrip("\ufeff")
-    try:
-        return Path(path_or_text).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ValidationFailed(f"cannot read {path_or_text}: {exc.strerror}",
-                               details=[{"severity": "error", "code": "unreadable",
-                                         "element": str(path_or_text), "layer": "",
-                                         "message": str(exc)}]) from exc
 
 
 def lenient_topology(model: NetworkModel) -> Topology:

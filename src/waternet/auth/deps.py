@@ -1,31 +1,22 @@
-"""Request dependencies: the database connection and the role check.
+"""The role check every endpoint declares: ``Depends(require_roles(...))``.
 
-Every endpoint except health and metrics declares the roles it admits with
-``Depends(require_roles(...))``; a test walks the OpenAPI spec to prove it.
+Every endpoint except health and metrics declares the roles it admits; a test walks the OpenAPI
+document to prove it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from psycopg import AsyncConnection
 
 from waternet.auth.models import Principal, Role
 from waternet.auth.security import read_token
 from waternet.errors import AuthError, Forbidden
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
-
-
-async def db_conn(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with request.app.state.pool.connection() as conn:
-        yield conn
-
-
-DbConn = Annotated[AsyncConnection, Depends(db_conn)]
 
 
 def require_roles(*roles: Role | str) -> Callable[..., Awaitable[Principal]]:

@@ -10,13 +10,13 @@ import csv
 import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from waternet.errors import ValidationFailed
+from waternet.network.sources import read_text
 from waternet.network.topology import Topology
 
 REQUIRED_COLUMNS = ("valve", "link", "node")
@@ -142,7 +142,7 @@ class ValveLayer:
     def from_csv(cls, path_or_text: str | os.PathLike[str], topology: Topology) -> ValveLayer:
         """Read CSV (a path, or the CSV text itself) with header ``valve,link,node`` and
         optional ``diameter_mm,type,normal,operable``."""
-        text = _read_text(path_or_text)
+        text = read_text(path_or_text)
         reader = csv.DictReader(io.StringIO(text))
         header = [h.strip() for h in (reader.fieldnames or [])]
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -197,18 +197,6 @@ class ValveLayer:
                 f"unknown {what} id(s)", details=[f"unknown {what} {v!r}" for v in unknown]
             )
         return np.asarray([self.valve_index[v] for v in ids], dtype=np.int64)
-
-
-def _read_text(path_or_text: str | os.PathLike[str]) -> str:
-    if isinstance(path_or_text, os.PathLike):
-        return Path(path_or_text).read_text(encoding="utf-8-sig")
-    s = str(path_or_text)
-    if "\n" not in s and "," not in s:
-        try:
-            return Path(s).read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise ValidationFailed(f"cannot read {s}: {exc.strerror}", details=[str(exc)]) from exc
-    return s.lstrip("\ufeff")
 
 
 def _parse_bool(value: Any, *, default: bool) -> bool | None:
