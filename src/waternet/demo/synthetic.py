@@ -177,7 +177,7 @@ class SyntheticNetwork:
                             meta={"source": "synthetic"})
 
 
-def _grid_shape(n_grid_links: int) -> tuple[int, int]:
+def grid_shape(n_grid_links: int) -> tuple[int, int]:
     """Rows, cols of a grid with rows*cols - 1 <= n_grid_links <= its street count."""
     n = max(2, math.ceil(n_grid_links / 1.6))
     rows = max(1, round(math.sqrt(n)))
@@ -197,7 +197,7 @@ def synthetic_network(n_pipes: int, *, seed: int = 0, n_reservoirs: int | None =
     rng = np.random.default_rng(seed)
     k_res = n_reservoirs or (1 if n_pipes < 1_000 else min(8, 2 + n_pipes // 200_000))
     k_res = max(1, min(k_res, n_pipes // 2))
-    rows, cols = _grid_shape(n_pipes - k_res)
+    rows, cols = grid_shape(n_pipes - k_res)
     n_grid = rows * cols
     # grid streets: horizontal (r, c)-(r, c+1) then vertical (r, c)-(r+1, c)
     ids = np.arange(n_grid, dtype=np.int64).reshape(rows, cols)

@@ -35,7 +35,7 @@ class Hit:
     distance_m: float
 
 
-class _Layer:
+class SpatialLayer:
     def __init__(self, ids: Sequence[str], geoms: NDArray[np.object_]) -> None:
         self.ids = list(ids)
         self.geoms = geoms
@@ -49,7 +49,7 @@ class SpatialIndex:
                  ) -> None:
         self.crs = crs
         self.proj = geo.projector(crs)
-        self._layers = {name: _Layer(ids, g) for name, (ids, g) in layers.items()}
+        self._layers = {name: SpatialLayer(ids, g) for name, (ids, g) in layers.items()}
 
     # ----- construction --------------------------------------------------------------------
     @classmethod
@@ -135,9 +135,9 @@ class SpatialIndex:
 
     # ----- queries -------------------------------------------------------------------------
     def layer_ids(self, layer: str) -> list[str]:
-        return self._layer(layer).ids
+        return self.layer(layer).ids
 
-    def _layer(self, layer: str) -> _Layer:
+    def layer(self, layer: str) -> SpatialLayer:
         try:
             return self._layers[layer]
         except KeyError:
@@ -151,7 +151,7 @@ class SpatialIndex:
 
     def nearest_xy(self, layer: str, x: float, y: float, *,
                    max_distance_m: float | None = None) -> Hit | None:
-        lay = self._layer(layer)
+        lay = self.layer(layer)
         if not lay.ids:
             return None
         idx, dist = lay.tree.query_nearest(shapely.points(x, y), max_distance=max_distance_m,
@@ -179,7 +179,7 @@ class SpatialIndex:
     def bbox_indices(self, layer: str, min_lon: float, min_lat: float, max_lon: float,
                      max_lat: float) -> NDArray[np.int64]:
         """Sorted positions (in :meth:`layer_ids` order) of features meeting the box."""
-        lay = self._layer(layer)
+        lay = self.layer(layer)
         if not lay.ids:
             return np.zeros(0, dtype=np.int64)
         box = self._box_xy(min_lon, min_lat, max_lon, max_lat)
@@ -190,7 +190,7 @@ class SpatialIndex:
         """Ids per layer of the features meeting the lon/lat box (edges included)."""
         out: dict[str, list[str]] = {}
         for name in layers if layers is not None else self._layers:
-            lay = self._layer(name)
+            lay = self.layer(name)
             out[name] = [lay.ids[i] for i in
                          self.bbox_indices(name, min_lon, min_lat, max_lon, max_lat)]
         return out

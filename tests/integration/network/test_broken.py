@@ -16,12 +16,12 @@ from tests.integration.network.helpers import (
     missing_problems,
     row_counts,
 )
-from waternet.cli import _register, app, report_error
+from waternet.cli import app, register_commands, report_error
 from waternet.errors import ValidationFailed
 from waternet.network import service
 
 runner = CliRunner()
-_register()
+register_commands()
 
 
 def test_service_lists_every_problem_and_changes_nothing(db_url: str, tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ import wntr
 from typer.testing import CliRunner
 
 from tests.integration.network.helpers import library_inp, row_counts
-from waternet.cli import _register, app
+from waternet.cli import app, register_commands
 from waternet.demo.city import build_demo_city
 from waternet.errors import ValidationFailed
 from waternet.network import repository, service
 
 runner = CliRunner()
-_register()
+register_commands()
 
 
 def wntr_counts(name: str) -> tuple[int, int]:

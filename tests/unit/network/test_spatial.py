@@ -25,7 +25,7 @@ def _bounds(model: NetworkModel) -> tuple[float, float, float, float]:
 
 def brute_nearest(index: SpatialIndex, layer: str, lon: float, lat: float) -> float:
     x, y = index.proj.point_xy(lon, lat)
-    geoms = index._layer(layer).geoms
+    geoms = index.layer(layer).geoms
     return float(shapely.distance(geoms, shapely.points(x, y)).min())
 
 
@@ -46,7 +46,7 @@ def test_nearest_matches_brute_force(demo_small: NetworkModel, index: SpatialInd
         assert hit.distance_m == pytest.approx(brute_nearest(index, layer, lon, lat), abs=1e-6)
         # the reported feature really is at that distance
         x, y = index.proj.point_xy(lon, lat)
-        g = index._layer(layer).geoms[index.layer_ids(layer).index(hit.id)]
+        g = index.layer(layer).geoms[index.layer_ids(layer).index(hit.id)]
         assert float(shapely.distance(g, shapely.points(x, y))) == pytest.approx(
             hit.distance_m, abs=1e-6)
 
@@ -113,7 +113,7 @@ def test_pipe_under_a_click(demo_small: NetworkModel, index: SpatialIndex) -> No
         hit = index.pipe_at(lon, lat, tolerance_m=2.0)
         assert hit is not None and hit.distance_m < 0.01
         # parallel or crossing pipes may share the point; the hit must pass through it
-        g = index._layer("pipes").geoms[index.layer_ids("pipes").index(hit.id)]
+        g = index.layer("pipes").geoms[index.layer_ids("pipes").index(hit.id)]
         assert float(shapely.distance(g, mid)) < 0.01
     x0, y0, _, _ = _bounds(demo_small)
     assert index.pipe_at(x0 - 0.05, y0 - 0.05, tolerance_m=5.0) is None

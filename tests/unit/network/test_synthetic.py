@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components
 
-from waternet.demo.synthetic import _grid_shape, synthetic_network
+from waternet.demo.synthetic import grid_shape, synthetic_network
 from waternet.errors import ValidationFailed
 from waternet.network.graph import adjacency_matrix
 from waternet.network.validation import validate_model
@@ -35,7 +35,7 @@ def test_exact_size_connected_and_n_minus_1_valves(n: int, seed: int) -> None:
 
 def test_grid_shape_always_fits() -> None:
     for n in [*range(1, 3000), 10**5, 10**6, 2 * 10**6 + 7]:
-        r, c = _grid_shape(n)
+        r, c = grid_shape(n)
         assert r * c - 1 <= n <= r * (c - 1) + c * (r - 1), n
 
 
