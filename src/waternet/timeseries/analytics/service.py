@@ -19,7 +19,7 @@ from waternet.timeseries.analytics.consumption import (
     flag_names,
     register_intervals,
 )
-from waternet.timeseries.service import EARLIEST, LATEST, check_range, iso, tz
+from waternet.timeseries.times import EARLIEST, LATEST, check_range, iso, tz
 
 
 def bucket_edges(start: datetime, end: datetime, step: str) -> list[datetime]:
