@@ -173,7 +173,8 @@ def apportion(weights: np.ndarray, total: int) -> np.ndarray:
     rest = total - int(base.sum())
     order = np.lexsort((np.arange(len(w)), -(q - base)))
     base[order[:rest]] += 1
-    return base
+    out: np.ndarray = base
+    return out
 
 
 def add_customers(model: NetworkModel, total: int, rng: np.random.Generator) -> None:

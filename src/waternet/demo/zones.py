@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import shapely
@@ -80,7 +81,7 @@ def add_dmas(model: NetworkModel, rng: np.random.Generator) -> None:
     model.reindex()
 
 
-def _polygons(model: NetworkModel, junctions: list, xy: np.ndarray) -> None:
+def _polygons(model: NetworkModel, junctions: list[Any], xy: np.ndarray) -> None:
     lines = [link_xy(model, lk) for lk in model.links]
     geoms = np.array([shapely.linestrings(c) for c in lines if c is not None], dtype=object)
     # union of per-line buffers: much faster than buffering the union of the lines
@@ -89,7 +90,7 @@ def _polygons(model: NetworkModel, junctions: list, xy: np.ndarray) -> None:
     uniq, first = np.unique(np.round(xy, 3), axis=0, return_index=True)
     cells = shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=area, ordered=True)
     parts = shapely.get_parts(cells)
-    by_dma: dict[str, list] = defaultdict(list)
+    by_dma: dict[str, list[Any]] = defaultdict(list)
     for cell, j in zip(parts, first, strict=True):
         by_dma[junctions[int(j)].dma].append(cell)
     proj = geo.projector(model.crs)
@@ -141,7 +142,7 @@ def add_sensors(model: NetworkModel, rng: np.random.Generator) -> None:
         return s.code
 
     # pressure + one chlorine analyser per DMA
-    members: dict[str, list] = defaultdict(list)
+    members: dict[str, list[Any]] = defaultdict(list)
     for n in model.nodes:
         if n.kind == "junction" and n.dma is not None:
             members[n.dma].append(n)

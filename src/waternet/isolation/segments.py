@@ -28,7 +28,8 @@ IntArray = npt.NDArray[np.int64]
 def valve_incidence(topology: Topology, valves: ValveLayer) -> npt.NDArray[np.int64]:
     """Incidence index per valve: ``2*link`` (valve at the start node) or ``2*link+1`` (end)."""
     at_end = (valves.node != topology.link_start[valves.link]).astype(np.int64)
-    return 2 * valves.link.astype(np.int64) + at_end
+    out: npt.NDArray[np.int64] = 2 * valves.link.astype(np.int64) + at_end
+    return out
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,14 +16,14 @@ def model_to_topology(model: NetworkModel) -> Topology:
     return model.to_topology()
 
 
-def to_networkx(model: NetworkModel, *, directed: bool = False) -> nx.MultiGraph:
+def to_networkx(model: NetworkModel, *, directed: bool = False) -> nx.MultiGraph[str]:
     """A NetworkX multigraph keyed by ids (edge key = link id, edge from start to end node).
 
     Node attributes: kind, source, lon, lat, x, y, pos (x, y), elevation_m, base_demand_m3s,
     dma. Edge attributes: kind, length_m, diameter_m, status, closed, oneway, check_valve,
     valve_type. ``directed=True`` gives a :class:`networkx.MultiDiGraph` (start -> end).
     """
-    g: nx.MultiGraph = nx.MultiDiGraph() if directed else nx.MultiGraph()
+    g: nx.MultiGraph[str] = nx.MultiDiGraph() if directed else nx.MultiGraph()
     g.graph.update(name=model.name, crs=model.crs)
     for n in model.nodes:
         g.add_node(

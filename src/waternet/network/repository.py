@@ -186,7 +186,7 @@ def active_stamp(conn: Conn) -> tuple[int, datetime] | None:
 def version_stamp(conn: Conn, version_id: int) -> datetime | None:
     row = conn.execute("SELECT created_at FROM network_versions WHERE id = %s",
                        (version_id,)).fetchone()
-    return None if row is None else row["created_at"]  # type: ignore[no-any-return]
+    return None if row is None else row["created_at"]  # type: ignore[no-any-return,unused-ignore]
 
 
 def read_content(conn: Conn, version_id: int) -> NetworkModel:

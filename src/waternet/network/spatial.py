@@ -78,7 +78,7 @@ class SpatialIndex:
 
         def at(node: str | None, link: str | None) -> tuple[float, float] | None:
             if node is not None and node in node_pts:
-                return node_pts[node]  # type: ignore[return-value]
+                return node_pts[node]  # type: ignore[return-value,unused-ignore]
             if link is not None and link in link_geom:
                 line = shapely.linestrings(link_geom[link])
                 p = shapely.line_interpolate_point(line, 0.5, normalized=True)

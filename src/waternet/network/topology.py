@@ -232,9 +232,9 @@ class Topology:
         return cls.from_wntr(wntr.network.WaterNetworkModel(str(path)))
 
     # ------------------------------------------------------------------ views
-    def to_networkx(self) -> nx.MultiDiGraph:
+    def to_networkx(self) -> nx.MultiDiGraph[str]:
         """A MultiDiGraph keyed by ids (edge key = link id), as ``wn.to_graph()`` would give."""
-        g: nx.MultiDiGraph = nx.MultiDiGraph()
+        g: nx.MultiDiGraph[str] = nx.MultiDiGraph()
         for i, n in enumerate(self.node_ids):
             attrs: dict[str, Any] = {
                 "kind": NODE_KIND_NAMES[int(self.node_kind[i])],

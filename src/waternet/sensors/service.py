@@ -39,7 +39,7 @@ def check_sensor(raw: dict[str, Any], where: str) -> tuple[dict[str, Any] | None
         if v in (None, ""):
             return default
         try:
-            return float(v)  # type: ignore[arg-type]
+            return float(v)  # type: ignore[arg-type,unused-ignore]
         except (TypeError, ValueError):
             problems.append(f"{where}: {name} must be a number")
             return None

@@ -57,7 +57,7 @@ def test_valve_layer_from_model(demo_small: NetworkModel) -> None:
 
 def test_model_feeds_the_isolation_engine(demo_small: NetworkModel) -> None:
     from waternet.isolation.engine import IsolationEngine
-    from waternet.network.graph import isolation_inputs
+    from waternet.isolation.inputs import isolation_inputs
 
     topo, valves, assets = isolation_inputs(demo_small)
     assert len(assets.customers) == len(demo_small.customers)

@@ -9,7 +9,7 @@ import numpy as np
 
 from waternet.demo.city import write_demo_city
 from waternet.isolation.engine import IsolationEngine
-from waternet.network.graph import isolation_inputs
+from waternet.isolation.inputs import isolation_inputs
 from waternet.network.importers import import_network
 from waternet.network.topology import PUMP
 

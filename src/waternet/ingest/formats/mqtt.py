@@ -19,6 +19,7 @@ from waternet.errors import DecodeError
 from waternet.ingest import codecs
 from waternet.ingest.codecs import cjt188, wnframe
 from waternet.sensors import codes as sensorcode
+from waternet.sensors.models import StatusBits
 
 RAW_CAP = 1024  # bytes of raw payload kept with a reject
 TOPIC_PREFIX = "waternet/v1/"
@@ -206,7 +207,7 @@ def frame_readings(
     source: str,
     received_at: datetime | None = None,
     meter_tz: tzinfo = UTC,
-    status_bits: cjt188.StatusBits | None = None,
+    status_bits: StatusBits | None = None,
 ) -> ParseResult:
     """Readings from a binary meter frame (kind detected from its first bytes).
 
@@ -263,7 +264,7 @@ def parse_message(
     max_bytes: int,
     received_at: datetime | None = None,
     meter_tz: tzinfo = UTC,
-    status_bits: cjt188.StatusBits | None = None,
+    status_bits: StatusBits | None = None,
 ) -> ParseResult:
     """Parse one MQTT message. Never raises; see sensors/mqtt.md for topics and reasons.
 

@@ -188,7 +188,8 @@ def polygon_geojson(g: Any) -> dict[str, Any]:
     """A shapely (Multi)Polygon as a GeoJSON geometry dict with coordinates rounded to 1e-7
     (pointwise: an invalid polygon stays as it is, for validation to report)."""
     rounded = shapely.transform(g, lambda c: np.round(c, 7))
-    return json.loads(json.dumps(mapping(rounded)))
+    out: dict[str, Any] = json.loads(json.dumps(mapping(rounded)))
+    return out
 
 
 def parse_bool(value: Any) -> bool | None:
