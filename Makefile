@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 WEB    := node_modules/.installed-stamp
 
-.PHONY: demo test test-fast check lint typecheck bench venv web clean
+.PHONY: demo test check lint format typecheck contracts bench venv web clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,13 +31,24 @@ demo: $(STAMP) $(WEB)
 test: $(STAMP) $(WEB)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-check: lint typecheck
+# ruff (lint and format), mypy (strict for src/waternet) and the import-linter contracts.
+check: lint typecheck contracts
+
+PY_TREES := src simulators tests bench alembic
 
 lint: $(STAMP)
-	$(BIN)/ruff check src simulators tests bench alembic
+	$(BIN)/ruff check $(PY_TREES)
+	$(BIN)/ruff format --check $(PY_TREES)
+
+format: $(STAMP)
+	$(BIN)/ruff format $(PY_TREES)
+	$(BIN)/ruff check --fix $(PY_TREES)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/isolation.py
