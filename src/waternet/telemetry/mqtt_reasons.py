@@ -1,4 +1,5 @@
-"""MQTT reason codes in words, for logs and errors (OASIS MQTT 3.1.1 3.2.2.3, MQTT 5.0 2.4)."""
+"""MQTT reason codes in words (OASIS MQTT 3.1.1 3.2.2.3, MQTT 5.0 2.4), and the session's errors
+that carry them."""
 
 from __future__ import annotations
 
@@ -59,3 +60,33 @@ def reason_name(code: int, *, v5: bool, connack: bool = False) -> str:
     if not v5 and code == 0x80:
         return "0x80 failure"
     return f"0x{code:02x} {REASONS_V5.get(code, 'unknown reason code')}"
+
+
+class ConnectRefused(ConnectionRefusedError):
+    """The broker answered CONNECT with a refusal (MQTT 5 reason code or 3.1.1 return code)."""
+
+    def __init__(self, code: int, *, v5: bool, reason_string: object = None) -> None:
+        self.code = code
+        self.v5 = v5
+        self.reason = reason_name(code, v5=v5, connack=True)
+        extra = f" ({reason_string})" if reason_string else ""
+        super().__init__(f"broker refused the connection: {self.reason}{extra}")
+
+    @property
+    def wrong_version(self) -> bool:
+        """MQTT 5 not spoken there: 0x84, or a 3.1.1 broker's return code 1."""
+        return self.code == 0x84 or (self.v5 and self.code == 1)
+
+
+class SubscriptionRefused(ConnectionError):
+    """The broker refused a subscription: the worker must not run without it."""
+
+    def __init__(self, filters: list[str], codes: list[int], *, v5: bool) -> None:
+        self.filters = filters
+        self.codes = codes
+        words = ", ".join(
+            f"{f}: {reason_name(c, v5=v5)}"
+            for f, c in zip(filters, codes, strict=False)
+            if c >= 0x80
+        )
+        super().__init__(f"broker refused the subscription ({words})")

@@ -6,6 +6,9 @@ rest: back-pressure instead of memory growth). A writer thread takes batches by 
 makes them durable (commit or spool) and only then sends their PUBACKs, as one buffer.
 QoS 1, persistent session (clean start off, session expiry), MQTT 5 shared subscription so N
 workers split one stream; MQTT 3.1.1 fallback for brokers without v5 (the embedded demo broker).
+The MQTT 5 Receive Maximum is the inbox size: the broker never has more unacknowledged messages
+out to this worker than the inbox holds. A refused subscription is fatal (:attr:`failed`): the
+worker stops rather than run without its topics.
 """
 
 from __future__ import annotations
@@ -138,6 +141,7 @@ class IngestWorker:
         self.protocol = protocol
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.failed: Exception | None = None
         self.session = MqttSession(
             broker,
             client_id=client_id,
@@ -145,6 +149,8 @@ class IngestWorker:
             session_expiry=session_expiry,
             on_publishes=self._on_publishes,
             on_connect=self._on_connect,
+            on_fatal=self._on_fatal,
+            receive_maximum=min(queue_max, 65535),
         )
         self.on_batch: Callable[[StoreResult], None] | None = None
 
@@ -160,6 +166,9 @@ class IngestWorker:
             "connected to broker",
             extra={"session_present": session_present, "generation": generation},
         )
+
+    def _on_fatal(self, exc: Exception) -> None:
+        self.failed = exc
 
     def _on_publishes(self, pubs: list[wire.Publish], generation: int) -> None:
         now = datetime.now(UTC)
@@ -207,13 +216,22 @@ class IngestWorker:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, *, timeout: float = 15.0) -> None:
+        """Connect and subscribe; raises ConnectionError (:class:`SubscriptionRefused` when the
+        broker refuses a topic filter) if the worker cannot take messages."""
         self._thread = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._thread.start()
         self.session.connect_timeout = max(1.0, timeout / 2)
         try:
             self.session.start()
+            deadline = time.monotonic() + timeout
+            while not self.session.subscribed.wait(0.05) and self.failed is None:
+                if time.monotonic() > deadline:
+                    raise ConnectionError("the broker did not acknowledge the subscription")
+            if self.failed is not None:
+                raise self.failed
         except ConnectionError:
             self._stop.set()
+            self.session.close()
             raise
 
     def stop(self, *, drain_timeout: float = 30.0) -> None:
