@@ -53,8 +53,9 @@ OnConnect = Callable[[bool, int], None]
 OnFatal = Callable[[Exception], None]
 
 
-class _ClosedBeforeConnAck(ConnectionError):
-    pass
+class _NoConnAck(ConnectionError):
+    """Connected, but no CONNACK: the broker closed or stayed silent (some 3.1.1 brokers do
+    either on an MQTT 5 CONNECT)."""
 
 
 class MqttSession:
@@ -123,9 +124,9 @@ class MqttSession:
         )
 
     # -- connecting -----------------------------------------------------------------------------
-    def _open(self, v5: bool) -> tuple[socket.socket, wire.Decoder, bool, list[wire.Publish]]:
-        """Connect and wait for CONNACK; returns the socket, its decoder, whether the broker
-        kept the session, and the messages it sent right behind the CONNACK (redeliveries)."""
+    def _open(self, v5: bool) -> tuple[socket.socket, bool]:
+        """Connect and read the CONNACK (only it: what follows is the reading loop's); returns
+        the socket and whether the broker kept the session."""
         b = self.broker
         sock = socket.create_connection((b.host, b.port), timeout=self.connect_timeout)
         try:
@@ -133,33 +134,43 @@ class MqttSession:
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_hostname=b.host)
             sock.sendall(self.connect_bytes(v5))
-            decoder = self._new_decoder(v5)
             deadline = time.monotonic() + self.connect_timeout
+
+            def read(n: int) -> bytes:
+                data = b""
+                while len(data) < n:
+                    sock.settimeout(max(0.1, deadline - time.monotonic()))
+                    try:
+                        part = sock.recv(n - len(data))
+                    except TimeoutError:
+                        raise _NoConnAck("no CONNACK from the broker") from None
+                    if not part:
+                        raise _NoConnAck("broker closed the connection before CONNACK")
+                    data += part
+                return data
+
+            first = read(1)[0]
+            if first != wire.CONNACK << 4:
+                raise wire.ProtocolError(f"expected CONNACK, got first byte 0x{first:02x}")
+            length, shift = 0, 0
             while True:
-                sock.settimeout(max(0.1, deadline - time.monotonic()))
-                data = sock.recv(RECV_BYTES)
-                if not data:
-                    raise _ClosedBeforeConnAck("broker closed the connection before CONNACK")
-                pubs, other = decoder.feed(data)
-                if other:
+                byte = read(1)[0]
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if byte < 0x80:
                     break
-                if pubs or time.monotonic() > deadline:
-                    raise ConnectionError("no CONNACK from the broker")
-            kind, _flags, body = other[0]
-            if kind != wire.CONNACK:
-                raise wire.ProtocolError(f"expected CONNACK, got packet type {kind}")
-            ack = wire.parse_connack(body, v5=v5)
+                if shift > 14:
+                    raise wire.ProtocolError("CONNACK longer than 2 MiB")
+            ack = wire.parse_connack(read(length), v5=v5)
             if ack.code != 0:
                 raise ConnectRefused(
                     ack.code, v5=v5, reason_string=ack.properties.get(wire.REASON_STRING)
                 )
-            if len(other) > 1:
-                raise wire.ProtocolError("unexpected packets right after CONNACK")
             server_ka = ack.properties.get(wire.SERVER_KEEP_ALIVE)
             if isinstance(server_ka, int) and server_ka > 0:
                 self.keepalive = server_ka
             sock.settimeout(max(1.0, self.keepalive / 2))
-            return sock, decoder, ack.session_present, pubs
+            return sock, ack.session_present
         except BaseException:
             sock.close()
             raise
@@ -172,7 +183,7 @@ class MqttSession:
             attempts = [self.v5]  # keep what the broker accepted the first time
         for n, v5 in enumerate(attempts):
             try:
-                sock, decoder, present, early = self._open(v5)
+                sock, present = self._open(v5)
             except (OSError, wire.ProtocolError) as exc:  # ConnectionError is an OSError
                 log.log(
                     logging.ERROR if isinstance(exc, ConnectRefused) else logging.WARNING,
@@ -181,23 +192,21 @@ class MqttSession:
                     extra={"broker": repr(self.broker), "v5": v5, "error": str(exc)[:200]},
                 )
                 speaks_5 = not (
-                    isinstance(exc, wire.ProtocolError | _ClosedBeforeConnAck)
+                    isinstance(exc, wire.ProtocolError | _NoConnAck)
                     or (isinstance(exc, ConnectRefused) and exc.wrong_version)
                 )
                 if n + 1 < len(attempts) and not speaks_5:
                     continue
                 raise
             self.v5 = v5
-            self._decoder = decoder
+            self._decoder = self._new_decoder(v5)
             self._subscribing.clear()
             self.subscribed.clear()
             self._sock = sock
             self._last_tx = self._last_rx = time.monotonic()
             self.generation += 1
             self.connected.set()
-            self.on_connect(present, self.generation)
-            if early:
-                self.on_publishes(early, self.generation)
+            self.on_connect(present, self.generation)  # redeliveries follow, in the loop
             return
 
     def start(self) -> None:
