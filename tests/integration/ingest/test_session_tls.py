@@ -8,6 +8,7 @@ import ssl
 import subprocess
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -95,10 +96,12 @@ tls_version tlsv1.2
 
 
 @pytest.fixture(scope="module")
-def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> tuple[CustomMosquitto, Path]:
+def tls_broker(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[CustomMosquitto, Path]]:
     d = tmp_path_factory.mktemp("pki")
     broker = CustomMosquitto(TLS_CONF, make_pki(d))
-    yield broker, d  # type: ignore[misc]
+    yield broker, d
     broker.close()
 
 
@@ -121,7 +124,7 @@ def test_session_over_tls_with_a_client_certificate(
         s.mqtt,
         client_id=f"tls-{uuid.uuid4().hex[:8]}",
         session_expiry=60,
-        on_connect=lambda present, gen: session.subscribe([topic]),
+        on_connect=lambda present, gen: None if session.subscribe([topic]) else None,
         on_publishes=lambda pubs, gen: got.extend(pubs),
     )
     session.start()
