@@ -124,7 +124,7 @@ def test_session_over_tls_with_a_client_certificate(
         s.mqtt,
         client_id=f"tls-{uuid.uuid4().hex[:8]}",
         session_expiry=60,
-        on_connect=lambda present, gen: None if session.subscribe([topic]) else None,
+        on_connect=lambda present, gen: [session.subscribe([topic]), None][1],
         on_publishes=lambda pubs, gen: got.extend(pubs),
     )
     session.start()
