@@ -6,7 +6,8 @@ which is the ingest benchmark's own target, so the load generator could not show
 This client encodes PUBLISH packets straight into a send buffer, writes them in large chunks
 and reads PUBACKs in bulk, keeping up to ``max_inflight`` QoS 1 messages unacknowledged. It
 counts acknowledgements exactly (each packet id must be acked once). It is used only by load
-mode; the scenario fleets use paho (``simulators.publishers.MqttPublisher``).
+mode; the scenario fleets use paho (``simulators.publishers.MqttPublisher``). Packets are encoded
+and decoded by the ingest worker's codec (:mod:`waternet.ingest.mqtt.wire`), not a second one.
 """
 
 from __future__ import annotations
@@ -14,27 +15,10 @@ from __future__ import annotations
 import os
 import select
 import socket
-import struct
 import time
 
 from simulators.publishers import parse_mqtt_url
-
-CONNECT, CONNACK, PUBLISH, PUBACK, PINGRESP, DISCONNECT = 1, 2, 3, 4, 13, 14
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n % 128
-        n //= 128
-        out.append(byte | 0x80 if n else byte)
-        if not n:
-            return bytes(out)
-
-
-def _utf8(s: str | bytes) -> bytes:
-    b = s.encode() if isinstance(s, str) else s
-    return struct.pack(">H", len(b)) + b
+from waternet.ingest.mqtt import wire as wire
 
 
 class FastMqttPublisher:
@@ -52,20 +36,27 @@ class FastMqttPublisher:
         self._pid = 0
         self._pending: set[int] = set()
         self._buf = bytearray()
-        self._rx = bytearray()
         self._sock = socket.create_connection((host, port), timeout=timeout)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         cid = client_id or f"wnsim-load-{os.getpid()}-{time.monotonic_ns() % 10**9}"
-        flags = 0x02 | (0x80 if user else 0) | (0x40 if password else 0)
-        body = _utf8("MQTT") + bytes([4, flags]) + struct.pack(">H", keepalive) + _utf8(cid)
-        if user:
-            body += _utf8(user)
-        if password:
-            body += _utf8(password)
-        self._sock.sendall(bytes([CONNECT << 4]) + _varint(len(body)) + body)
+        self._decoder = wire.Decoder(v5=False)
+        self._sock.sendall(
+            wire.connect_packet(
+                client_id=cid,
+                v5=False,
+                clean_start=True,
+                keepalive=keepalive,
+                username=user,
+                password=password,
+            )
+        )
         ack = self._recv_exact(4)
-        if ack[0] >> 4 != CONNACK or ack[3] != 0:
-            raise ConnectionError(f"MQTT CONNACK refused (code {ack[3]})")
+        if ack[0] >> 4 != wire.CONNACK:
+            raise ConnectionError("MQTT broker did not answer with CONNACK")
+        code = wire.parse_connack(ack[2:], v5=False).code
+        if code != 0:
+            reason = wire.reason_name(code, v5=False, connack=True)
+            raise ConnectionError(f"MQTT CONNACK refused ({reason})")
 
     def _recv_exact(self, n: int) -> bytes:
         data = b""
@@ -78,7 +69,7 @@ class FastMqttPublisher:
 
     def publish(self, topic: str, payload: bytes, qos: int | None = None) -> None:
         qos = self.qos if qos is None else qos
-        t = topic.encode()
+        pid = 0
         if qos == 1:
             while len(self._pending) >= self.max_inflight:
                 self._send()
@@ -87,12 +78,8 @@ class FastMqttPublisher:
             while self._pid in self._pending:
                 self._pid = self._pid % 65535 + 1
             self._pending.add(self._pid)
-            var = struct.pack(">H", len(t)) + t + struct.pack(">H", self._pid)
-            header = 0x32
-        else:
-            var = struct.pack(">H", len(t)) + t
-            header = 0x30
-        self._buf += bytes([header]) + _varint(len(var) + len(payload)) + var + payload
+            pid = self._pid
+        self._buf += wire.publish_packet(topic, payload, qos=qos, packet_id=pid, v5=False)
         self.sent += 1
         if qos == 0:
             self.acked += 1
@@ -116,21 +103,13 @@ class FastMqttPublisher:
         data = self._sock.recv(1 << 20)
         if not data:
             raise ConnectionError("broker closed the connection")
-        self._rx += data
-        rx = self._rx
-        i = 0
-        while len(rx) - i >= 2:
-            kind = rx[i] >> 4
-            length = rx[i + 1]  # PUBACK and PINGRESP have remaining length < 128
-            if length & 0x80 or len(rx) - i < 2 + length:
-                break
-            if kind == PUBACK:
-                pid = rx[i + 2] << 8 | rx[i + 3]
+        _pubs, other = self._decoder.feed(data)
+        for kind, _flags, body in other:
+            if kind == wire.PUBACK and len(body) >= 2:
+                pid = body[0] << 8 | body[1]
                 if pid in self._pending:
                     self._pending.discard(pid)
                     self.acked += 1
-            i += 2 + length
-        del rx[:i]
 
     def flush(self, timeout: float = 60.0) -> bool:
         self._send()
@@ -148,6 +127,6 @@ class FastMqttPublisher:
     def close(self) -> None:
         try:
             self._send()
-            self._sock.sendall(bytes([DISCONNECT << 4, 0]))
+            self._sock.sendall(wire.DISCONNECT_PACKET)
         finally:
             self._sock.close()

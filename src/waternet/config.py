@@ -12,7 +12,7 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from waternet.errors import ConfigError
@@ -21,9 +21,16 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class MqttUrl:
-    """A parsed ``mqtt://user:pass@host:port`` URL."""
+    """A parsed ``mqtt://user:pass@host:port`` URL, with the TLS files for ``mqtts://``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ca_file: Path | None = None,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts", "tcp"):
             raise ValueError("scheme must be mqtt:// or mqtts://")
@@ -39,6 +46,13 @@ class MqttUrl:
         self.port = port or (8883 if self.tls else 1883)
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
+        if (ca_file or cert_file or key_file) and not self.tls:
+            raise ValueError("TLS files are set but the URL is not mqtts://")
+        if key_file and not cert_file:
+            raise ValueError("a client key needs its certificate")
+        self.ca_file = ca_file
+        self.cert_file = cert_file
+        self.key_file = key_file
 
     def __repr__(self) -> str:
         return f"MqttUrl({self.host}:{self.port})"
@@ -52,6 +66,15 @@ class Settings(BaseSettings):
     )
     mqtt_url: str | None = Field(
         default=None, description="mqtt://user:pass@host:port; unset: in-process broker"
+    )
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="mqtts://: CA certificate(s) to verify the broker (PEM)"
+    )
+    mqtt_cert_file: Path | None = Field(
+        default=None, description="mqtts://: client certificate (PEM), if the broker wants one"
+    )
+    mqtt_key_file: Path | None = Field(
+        default=None, description="mqtts://: the client certificate's private key (PEM)"
     )
     state_dir: Path = Field(default=Path(".waternet"), description="Local state (spool, data)")
     log_level: LogLevel = "INFO"
@@ -105,6 +128,20 @@ class Settings(BaseSettings):
         MqttUrl(v)
         return v
 
+    @field_validator("mqtt_ca_file", "mqtt_cert_file", "mqtt_key_file")
+    @classmethod
+    def _check_tls_file(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        if v is None or str(v) == "":
+            return None
+        if not v.is_file():
+            raise ValueError(f"no such file: {v}")
+        url = info.data.get("mqtt_url")
+        if url and not url.startswith("mqtts://"):
+            raise ValueError("TLS files need WATERNET_MQTT_URL=mqtts://...")
+        if info.field_name == "mqtt_key_file" and not info.data.get("mqtt_cert_file"):
+            raise ValueError("a client key needs WATERNET_MQTT_CERT_FILE")
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _check_tz(cls, v: str) -> str:
@@ -121,7 +158,14 @@ class Settings(BaseSettings):
 
     @property
     def mqtt(self) -> MqttUrl | None:
-        return MqttUrl(self.mqtt_url) if self.mqtt_url else None
+        if not self.mqtt_url:
+            return None
+        return MqttUrl(
+            self.mqtt_url,
+            ca_file=self.mqtt_ca_file,
+            cert_file=self.mqtt_cert_file,
+            key_file=self.mqtt_key_file,
+        )
 
     @property
     def tz(self) -> ZoneInfo:

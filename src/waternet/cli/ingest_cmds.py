@@ -13,7 +13,7 @@ import typer
 
 from waternet.cli.core import require_db_url, setup_logging
 from waternet.config import get_settings
-from waternet.errors import ConfigError
+from waternet.errors import ConfigError, ServiceUnavailable
 
 sensors_app = typer.Typer(help="The sensor registry.", no_args_is_help=True)
 
@@ -69,10 +69,12 @@ def ingest(
     while not stop.wait(5.0 if stats else 0.5):
         if stats:
             typer.echo(json.dumps({"worker": cid, **worker.stats.as_dict()}))
-        if duration and time.monotonic() - started >= duration:
+        if (duration and time.monotonic() - started >= duration) or worker.failed:
             break
     worker.stop()
     typer.echo(json.dumps({"worker": cid, "final": True, **worker.stats.as_dict()}))
+    if worker.failed is not None:  # e.g. a refused subscription: exit non-zero, loudly
+        raise ServiceUnavailable(f"ingest worker stopped: {worker.failed}")
 
 
 def sensors_load(

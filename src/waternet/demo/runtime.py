@@ -41,7 +41,6 @@ def ensure_network(settings: Settings, *, size: str) -> int:
     """Make the demo city the active network version (imported once per database and size)."""
     from waternet.demo.city import build_demo_city
     from waternet.network import service as network_service
-
     assert settings.database_url
     name = f"demo-city-{size}"
     for v in network_service.list_versions(settings.database_url):

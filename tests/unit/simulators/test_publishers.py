@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
-from simulators.fastmqtt import FastMqttPublisher, _varint
+from simulators.fastmqtt import FastMqttPublisher
 from simulators.fleet import FleetConfig, Stream, build_stream
 from simulators.hydraulics import ScenarioResult
 from simulators.load import LoadConfig, iter_load
@@ -24,6 +24,7 @@ from simulators.publishers import (
 )
 
 from waternet.ingest.formats.mqtt import parse_message
+from waternet.ingest.mqtt.wire import varint
 
 
 def test_http_pushes_post_the_exact_bytes_and_retry_on_5xx(net3_stream: Stream) -> None:
@@ -70,11 +71,11 @@ def test_replay_follows_simulated_time_divided_by_speed() -> None:
     assert stats.messages == 4
 
 
-def test_mqtt_url_and_varint() -> None:
+def test_mqtt_url_andvarint() -> None:
     assert parse_mqtt_url("mqtt://u:p@broker:1884") == ("broker", 1884, "u", "p")
     assert parse_mqtt_url("127.0.0.1") == ("127.0.0.1", 1883, None, None)
-    assert _varint(0) == b"\x00" and _varint(127) == b"\x7f"
-    assert _varint(128) == b"\x80\x01" and _varint(16383) == b"\xff\x7f"
+    assert varint(0) == b"\x00" and varint(127) == b"\x7f"
+    assert varint(128) == b"\x80\x01" and varint(16383) == b"\xff\x7f"
 
 
 def test_load_stream_is_valid_telemetry() -> None:

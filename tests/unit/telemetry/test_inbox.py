@@ -6,7 +6,7 @@ import json
 import threading
 from datetime import UTC, datetime
 
-from waternet.ingest.mqtt.worker import Inbox
+from waternet.ingest.mqtt.inbox import Inbox
 from waternet.ingest.pipeline import Incoming
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)

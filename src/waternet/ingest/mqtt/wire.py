@@ -3,10 +3,16 @@ decoder for what it receives. Pure: no sockets, no threads.
 
 Only what a QoS 1 subscriber needs: CONNECT, SUBSCRIBE, UNSUBSCRIBE, PUBACK, PINGREQ and
 DISCONNECT out; CONNACK, SUBACK, UNSUBACK, PUBLISH, PINGRESP and DISCONNECT in (anything else is
-returned as a raw packet for the caller to refuse). :class:`Decoder` takes the bytes as they
+returned as a raw packet for the caller to refuse). PUBLISH is also encoded, for the load
+publisher (``simulators.fastmqtt``) and the tests. :class:`Decoder` takes the bytes as they
 come off the socket, in chunks of any size, and returns the complete packets; PUBLISH packets
 come back as plain tuples ``(topic, payload, packet_id, qos)`` because the ingest path handles
 tens of thousands a second (OASIS MQTT 3.1.1 and 5.0, sections 2 and 3).
+
+Every malformed input raises :class:`ProtocolError` (never IndexError or struct.error), with
+the MQTT 5 reason code a client sends in its DISCONNECT: 0x81 malformed packet, 0x82 protocol
+error (e.g. a PUBLISH above the decoder's ``max_qos``), 0x95 packet too large (over the
+decoder's ``max_packet``, the Maximum Packet Size the client announced in CONNECT).
 """
 
 from __future__ import annotations
@@ -14,7 +20,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
+from waternet.ingest.mqtt.reasons import CONNACK_V3 as CONNACK_V3
+from waternet.ingest.mqtt.reasons import REASONS_V5 as REASONS_V5
+from waternet.ingest.mqtt.reasons import reason_name as reason_name
+
+CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = 8, 9, 10, 11
 PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
 MAX_REMAINING = 268_435_455
@@ -32,10 +42,19 @@ _VARINT = frozenset({0x0B})
 _TEXT = frozenset({0x03, 0x08, 0x09, 0x12, 0x15, 0x16, 0x1A, 0x1C, 0x1F})
 _PAIR = frozenset({0x26})
 SESSION_EXPIRY, RECEIVE_MAXIMUM, SERVER_KEEP_ALIVE, REASON_STRING = 0x11, 0x21, 0x13, 0x1F
+MAXIMUM_PACKET_SIZE, SERVER_REFERENCE = 0x27, 0x1C
+MALFORMED, PROTOCOL_ERROR, PACKET_TOO_LARGE = 0x81, 0x82, 0x95
 
 
 class ProtocolError(Exception):
-    """The peer sent bytes that are not a well-formed MQTT packet."""
+    """The peer sent bytes that are not a well-formed MQTT packet (or broke the protocol).
+
+    ``reason`` is the MQTT 5 reason code for the DISCONNECT the client sends before closing.
+    """
+
+    def __init__(self, message: str, reason: int = MALFORMED) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def varint(n: int) -> bytes:
@@ -85,12 +104,19 @@ def connect_packet(
     password: str | None = None,
     session_expiry: int = 0,
     receive_maximum: int = 65535,
+    max_packet_size: int | None = None,
 ) -> bytes:
+    """CONNECT; with ``v5``, Session Expiry, Receive Maximum and (if given) Maximum Packet Size
+    properties (the broker must not send this client a larger packet)."""
+    if not 1 <= receive_maximum <= 65535:
+        raise ValueError("receive maximum must be 1..65535")
     flags = (0x02 if clean_start else 0) | (0x80 if username else 0) | (0x40 if password else 0)
     body = utf8("MQTT") + bytes([5 if v5 else 4, flags]) + struct.pack(">H", keepalive)
     if v5:
         props = bytes([SESSION_EXPIRY]) + struct.pack(">I", session_expiry)
         props += bytes([RECEIVE_MAXIMUM]) + struct.pack(">H", receive_maximum)
+        if max_packet_size is not None:
+            props += bytes([MAXIMUM_PACKET_SIZE]) + struct.pack(">I", max_packet_size)
         body += varint(len(props)) + props
     body += utf8(client_id)
     if username:
@@ -122,10 +148,23 @@ def puback_packets(packet_ids: list[int]) -> bytes:
     return bytes(buf)
 
 
+def disconnect_packet(reason: int = 0, *, v5: bool) -> bytes:
+    """DISCONNECT; MQTT 5 carries a reason code (3.1.1 has none)."""
+    return bytes([DISCONNECT << 4, 1, reason]) if v5 and reason else DISCONNECT_PACKET
+
+
 def publish_packet(
-    topic: str, payload: bytes, *, qos: int, packet_id: int = 0, v5: bool, properties: bytes = b""
+    topic: str | bytes,
+    payload: bytes,
+    *,
+    qos: int,
+    packet_id: int = 0,
+    v5: bool,
+    properties: bytes = b"",
 ) -> bytes:
-    """A PUBLISH packet (what a broker sends; used by the tests and tools)."""
+    """A PUBLISH packet (sent by the load publisher; a broker sends the same to subscribers)."""
+    if qos not in (0, 1, 2):
+        raise ValueError("QoS must be 0, 1 or 2")
     body = utf8(topic)
     if qos:
         body += struct.pack(">H", packet_id)
@@ -137,17 +176,25 @@ def publish_packet(
 def parse_properties(data: bytes) -> dict[int, object]:
     """MQTT 5 properties -> {identifier: value} (user properties as a list of pairs)."""
     props: dict[int, object] = {}
-    i = 0
-    while i < len(data):
+    i, n = 0, len(data)
+
+    def need(k: int) -> None:
+        if i + k > n:
+            raise ProtocolError("truncated property")
+
+    while i < n:
         pid = data[i]
         i += 1
         if pid in _BYTE:
+            need(1)
             value: object = data[i]
             i += 1
         elif pid in _TWO:
+            need(2)
             value = int.from_bytes(data[i : i + 2], "big")
             i += 2
         elif pid in _FOUR:
+            need(4)
             value = int.from_bytes(data[i : i + 4], "big")
             i += 4
         elif pid in _VARINT:
@@ -158,9 +205,12 @@ def parse_properties(data: bytes) -> dict[int, object]:
         elif pid in _TEXT or pid in _PAIR:
             parts = []
             for _ in range(2 if pid in _PAIR else 1):
-                n = int.from_bytes(data[i : i + 2], "big")
-                parts.append(bytes(data[i + 2 : i + 2 + n]).decode("utf-8", "replace"))
-                i += 2 + n
+                need(2)
+                k = int.from_bytes(data[i : i + 2], "big")
+                i += 2
+                need(k)
+                parts.append(bytes(data[i : i + k]).decode("utf-8", "replace"))
+                i += k
             if pid in _PAIR:
                 pairs = props.setdefault(pid, [])
                 assert isinstance(pairs, list)
@@ -169,10 +219,16 @@ def parse_properties(data: bytes) -> dict[int, object]:
             value = parts[0]
         else:
             raise ProtocolError(f"unknown property identifier 0x{pid:02x}")
-        if i > len(data):
-            raise ProtocolError("truncated property")
         props[pid] = value
     return props
+
+
+def _properties_at(body: bytes, i: int, what: str) -> tuple[dict[int, object], int]:
+    """The properties starting at ``body[i]`` (length first) and the index after them."""
+    n, j = read_varint(body, i)
+    if n is None or j + n > len(body):
+        raise ProtocolError(f"truncated {what} properties")
+    return parse_properties(body[j : j + n]), j + n
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +241,30 @@ class ConnAck:
 def parse_connack(body: bytes, *, v5: bool) -> ConnAck:
     if len(body) < 2:
         raise ProtocolError("CONNACK shorter than 2 bytes")
+    if body[0] & 0xFE:
+        raise ProtocolError("CONNACK with reserved flags set")
     props: dict[int, object] = {}
     if v5 and len(body) > 2:
-        n, i = read_varint(body, 2)
-        if n is None or i + n > len(body):
-            raise ProtocolError("truncated CONNACK properties")
-        props = parse_properties(body[i : i + n])
+        props, end = _properties_at(body, 2, "CONNACK")
+        if end != len(body):
+            raise ProtocolError("bytes after the CONNACK properties")
+    elif len(body) > 2:
+        raise ProtocolError("MQTT 3.1.1 CONNACK longer than 2 bytes")
     return ConnAck(bool(body[0] & 1), body[1], props)
+
+
+def parse_disconnect(body: bytes, *, v5: bool) -> tuple[int, dict[int, object]]:
+    """A broker's DISCONNECT (MQTT 5): (reason code, properties); no body means 0x00."""
+    if not body:
+        return 0, {}
+    if not v5:
+        raise ProtocolError("MQTT 3.1.1 DISCONNECT with a body")
+    if len(body) == 1:
+        return body[0], {}
+    props, end = _properties_at(body, 1, "DISCONNECT")
+    if end != len(body):
+        raise ProtocolError("bytes after the DISCONNECT properties")
+    return body[0], props
 
 
 def parse_ack_codes(body: bytes, *, v5: bool) -> tuple[int, list[int]]:
@@ -201,19 +274,22 @@ def parse_ack_codes(body: bytes, *, v5: bool) -> tuple[int, list[int]]:
     pid = body[0] << 8 | body[1]
     i = 2
     if v5:
-        n, i = read_varint(body, 2)
-        if n is None:
-            raise ProtocolError("truncated acknowledgement properties")
-        i += n
+        _props, i = _properties_at(body, 2, "acknowledgement")
     return pid, list(body[i:])
 
 
 class Decoder:
-    """Streaming decoder: :meth:`feed` bytes, get back the complete packets in order."""
+    """Streaming decoder: :meth:`feed` bytes, get back the complete packets in order.
 
-    def __init__(self, *, v5: bool, max_packet: int = MAX_REMAINING) -> None:
+    ``max_packet`` bounds a whole packet (fixed header included, as MQTT 5 Maximum Packet Size
+    does); ``max_qos`` is the highest PUBLISH QoS accepted (a subscriber that subscribed with
+    QoS 1 passes 1: a broker must not send it QoS 2).
+    """
+
+    def __init__(self, *, v5: bool, max_packet: int = MAX_REMAINING + 5, max_qos: int = 2) -> None:
         self.v5 = v5
         self.max_packet = max_packet
+        self.max_qos = max_qos
         self._buf = bytearray()
 
     def pending(self) -> int:
@@ -238,8 +314,12 @@ class Decoder:
                 if vlen is None:
                     break
                 length = vlen
-            if length > self.max_packet:
-                raise ProtocolError(f"packet of {length} bytes exceeds the limit")
+            if j - i + length > self.max_packet:
+                raise ProtocolError(
+                    f"packet of {j - i + length} bytes exceeds the maximum packet size "
+                    f"{self.max_packet}",
+                    PACKET_TOO_LARGE,
+                )
             end = j + length
             if end > n:
                 break
@@ -248,6 +328,11 @@ class Decoder:
                 qos = (first >> 1) & 3
                 if qos == 3 or length < 2:
                     raise ProtocolError("malformed PUBLISH")
+                if qos > self.max_qos:
+                    raise ProtocolError(
+                        f"PUBLISH with QoS {qos} above the subscribed maximum {self.max_qos}",
+                        PROTOCOL_ERROR,
+                    )
                 k = j + 2 + (buf[j] << 8 | buf[j + 1])
                 if k + (2 if qos else 0) > end:
                     raise ProtocolError("PUBLISH header longer than the packet")

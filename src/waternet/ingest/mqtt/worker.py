@@ -6,6 +6,9 @@ rest: back-pressure instead of memory growth). A writer thread takes batches by 
 makes them durable (commit or spool) and only then sends their PUBACKs, as one buffer.
 QoS 1, persistent session (clean start off, session expiry), MQTT 5 shared subscription so N
 workers split one stream; MQTT 3.1.1 fallback for brokers without v5 (the embedded demo broker).
+The MQTT 5 Receive Maximum is the inbox size: the broker never has more unacknowledged messages
+out to this worker than the inbox holds. A refused subscription is fatal (:attr:`failed`): the
+worker stops rather than run without its topics.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 from waternet.config import MqttUrl
 from waternet.ingest import metrics
 from waternet.ingest.mqtt import wire as wire
+from waternet.ingest.mqtt.inbox import Inbox
 from waternet.ingest.mqtt.session import MqttSession
 from waternet.ingest.pipeline import Incoming
 from waternet.ingest.spool import SpoolFull
@@ -29,7 +32,6 @@ from waternet.ingest.writer import StoreResult, Writer
 log = logging.getLogger(__name__)
 TOPICS = ("waternet/v1/telemetry/+", "waternet/v1/batch/+", "waternet/v1/raw/+")
 SESSION_EXPIRY_S = 7 * 24 * 3600
-BATCH_PREFIX = "waternet/v1/batch/"
 
 
 @dataclass
@@ -63,56 +65,6 @@ class WorkerStats:
         }
 
 
-class Inbox:
-    """Bounded hand-over from the reading thread to the writer thread, in messages."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._items: deque[Incoming] = deque()
-        self._cond = threading.Condition()
-
-    def put_many(self, items: list[Incoming], stop: threading.Event) -> None:
-        """Append; blocks while the inbox is full (unless ``stop`` is set)."""
-        with self._cond:
-            while len(self._items) >= self.maxsize and not stop.is_set():
-                self._cond.wait(0.2)
-            self._items.extend(items)
-            self._cond.notify_all()
-
-    def get_batch(self, max_weight: int, max_age: float, first_wait: float = 0.2) -> list[Incoming]:
-        """Up to ``max_weight`` readings (estimated) or what arrived within ``max_age`` seconds
-        of the first message, whichever comes first; [] when nothing came in ``first_wait``."""
-        items = self._items
-        with self._cond:
-            if not items and not self._cond.wait_for(lambda: bool(items), first_wait):
-                return []
-        deadline = time.monotonic() + max_age
-        batch: list[Incoming] = []
-        weight = 0
-        while True:
-            with self._cond:
-                while items and weight < max_weight:
-                    m = items.popleft()
-                    batch.append(m)
-                    # readings a message probably carries: a gateway batch has one JSON object
-                    # per reading, so count closing braces; single readings and frames count 1
-                    weight += (
-                        max(1, m.payload.count(b"}") - 1) if m.topic.startswith(BATCH_PREFIX) else 1
-                    )
-                self._cond.notify_all()
-                if weight >= max_weight:
-                    return batch
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._cond.wait_for(lambda: bool(items), left):
-                    return batch
-
-    def qsize(self) -> int:
-        return len(self._items)
-
-    def empty(self) -> bool:
-        return not self._items
-
-
 class IngestWorker:
     def __init__(
         self,
@@ -138,6 +90,7 @@ class IngestWorker:
         self.protocol = protocol
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.failed: Exception | None = None
         self.session = MqttSession(
             broker,
             client_id=client_id,
@@ -145,6 +98,8 @@ class IngestWorker:
             session_expiry=session_expiry,
             on_publishes=self._on_publishes,
             on_connect=self._on_connect,
+            on_fatal=self._on_fatal,
+            receive_maximum=min(queue_max, 65535),
         )
         self.on_batch: Callable[[StoreResult], None] | None = None
 
@@ -160,6 +115,9 @@ class IngestWorker:
             "connected to broker",
             extra={"session_present": session_present, "generation": generation},
         )
+
+    def _on_fatal(self, exc: Exception) -> None:
+        self.failed = exc
 
     def _on_publishes(self, pubs: list[wire.Publish], generation: int) -> None:
         now = datetime.now(UTC)
@@ -207,13 +165,22 @@ class IngestWorker:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, *, timeout: float = 15.0) -> None:
+        """Connect and subscribe; raises ConnectionError (:class:`SubscriptionRefused` when the
+        broker refuses a topic filter) if the worker cannot take messages."""
         self._thread = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._thread.start()
         self.session.connect_timeout = max(1.0, timeout / 2)
         try:
             self.session.start()
+            deadline = time.monotonic() + timeout
+            while not self.session.subscribed.wait(0.05) and self.failed is None:
+                if time.monotonic() > deadline:
+                    raise ConnectionError("the broker did not acknowledge the subscription")
+            if self.failed is not None:
+                raise self.failed
         except ConnectionError:
             self._stop.set()
+            self.session.close()
             raise
 
     def stop(self, *, drain_timeout: float = 30.0) -> None:
