@@ -182,7 +182,7 @@ def ceiling(db: BenchDb, seconds: float, *, full_writer: bool) -> float:
                 with conn.transaction(), conn.cursor() as cur:
                     if full_writer:
                         repository.write_rows(cur, rows)
-                        writer._mark_dirty(cur)
+                        mark_dirty(cur, staging_table="ingest_stage")
                     else:
                         cur.execute(repository.STAGE_DDL)
                         with cur.copy(repository.STAGE_COPY) as copy:
