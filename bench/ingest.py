@@ -168,7 +168,7 @@ class BenchDb:
 
 
 def ceiling(db: BenchDb, seconds: float, *, full_writer: bool) -> float:
-    from waternet.ingest import repository, writer
+    from waternet.ingest import repository
     ids = db.ids
     base = datetime.now(UTC)  # on time: what the writer sees in normal operation
     rows_done = 0
