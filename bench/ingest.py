@@ -169,6 +169,8 @@ class BenchDb:
 
 def ceiling(db: BenchDb, seconds: float, *, full_writer: bool) -> float:
     from waternet.ingest import repository
+    from waternet.timeseries.rollups import mark_dirty
+
     ids = db.ids
     base = datetime.now(UTC)  # on time: what the writer sees in normal operation
     rows_done = 0
