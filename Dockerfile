@@ -25,7 +25,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     WATERNET_STATE_DIR=/var/lib/waternet \
     WATERNET_HTTP_HOST=0.0.0.0 \
     WATERNET_SENSORS_DIR=/app/sensors \
-    WATERNET_WEB_ASSETS=/app/node_modules
+    WATERNET_NODE_MODULES=/app/node_modules
 RUN groupadd --system waternet && useradd --system --gid waternet --home /app waternet \
     && mkdir -p /var/lib/waternet && chown waternet:waternet /var/lib/waternet
 COPY --from=build /opt/venv /opt/venv

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     maintenance_hours: float = Field(default=6.0, gt=0, description="Retention/partition job")
     ctwing_key: str | None = Field(default=None, description="Key in CTWing push URLs ?key=")
 
+    # files the service reads (defaults: found from the installed package or the repository)
+    sensors_dir: Path | None = Field(default=None, description="The sensor catalogue folder")
+    node_modules: Path | None = Field(
+        default=None, description="npm's node_modules holding the map's browser libraries"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_db_url(cls, v: str | None) -> str | None:

@@ -1,7 +1,7 @@
 """The sensor catalogue under ``sensors/``: kinds, canonical units, ranges, conversions, models.
 
 ``load()`` reads ``sensors/kinds.json`` and ``sensors/meter_models.json`` (directory from the
-``WATERNET_SENSORS_DIR`` environment variable, else the repository's ``sensors/``) and checks them;
+``WATERNET_SENSORS_DIR`` setting, else the repository's ``sensors/``) and checks them;
 ``default()`` caches one instance. Pure apart from reading those two files.
 """
 
@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from waternet.config import get_settings
 from waternet.errors import ConfigError
 from waternet.sensors.codes import KINDS
 from waternet.sensors.models import StatusBits
 
-ENV_DIR = "WATERNET_SENSORS_DIR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +74,9 @@ class Catalogue:
 
 def sensors_dir() -> Path:
     """``WATERNET_SENSORS_DIR``; else the copy packaged in the wheel; else the repository's."""
-    env = os.environ.get(ENV_DIR)
-    if env:
-        return Path(env)
+    configured = get_settings().sensors_dir
+    if configured is not None:
+        return configured
     packaged = Path(__file__).resolve().parents[1] / "_sensors"
     if (packaged / "kinds.json").exists():
         return packaged

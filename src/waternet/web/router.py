@@ -11,13 +11,13 @@ document); everything shown on the page is fetched from the API with the user's 
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse
 
+from waternet.config import get_settings
 from waternet.errors import NotFound
 
 router = APIRouter(tags=["web"], include_in_schema=False)
@@ -31,9 +31,9 @@ NO_CACHE = {"Cache-Control": "no-cache"}
 def leaflet_dir() -> Path | None:
     """``node_modules/leaflet/dist``, or None when Leaflet is not installed."""
     candidates: list[Path] = []
-    env = os.environ.get("WATERNET_NODE_MODULES")
-    if env:
-        candidates.append(Path(env))
+    configured = get_settings().node_modules
+    if configured is not None:
+        candidates.append(configured)
     for base in (HERE, Path.cwd().resolve()):
         candidates.extend(p / "node_modules" for p in (base, *base.parents))
     for nm in candidates:
