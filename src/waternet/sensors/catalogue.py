@@ -20,7 +20,6 @@ from waternet.sensors.codes import KINDS
 from waternet.sensors.models import StatusBits
 
 
-
 @dataclass(frozen=True, slots=True)
 class KindSpec:
     code: str  # "PT"
