@@ -155,7 +155,8 @@ def fleet(
     out: Out = Path("sim-out"),
 ) -> None:
     """Simulate and publish a fleet over MQTT and the NB-IoT HTTP endpoints."""
-    from simulators.publishers import HttpPublisher, MqttPublisher, default_http_urls, replay
+    from simulators.aiopublisher import AioMqttPublisher
+    from simulators.publishers import HttpPublisher, default_http_urls, replay
 
     result = _scenario(network, seed, duration, step, 60, start, burst, close, 0.0, False,
                        sites)
@@ -170,7 +171,7 @@ def fleet(
         urls["ctwing"] = ctwing_url
     if onenet_url:
         urls["onenet"] = onenet_url
-    mqtt_pub = MqttPublisher(mqtt, client_id=f"wnsim-fleet-{uuid.uuid4().hex[:8]}") \
+    mqtt_pub = AioMqttPublisher(mqtt, client_id=f"wnsim-fleet-{uuid.uuid4().hex[:8]}") \
         if mqtt else None
     http_pub = HttpPublisher(urls) if urls else None
     try:

@@ -6,7 +6,7 @@ which is the ingest benchmark's own target, so the load generator could not show
 This client encodes PUBLISH packets straight into a send buffer, writes them in large chunks
 and reads PUBACKs in bulk, keeping up to ``max_inflight`` QoS 1 messages unacknowledged. It
 counts acknowledgements exactly (each packet id must be acked once). It is used only by load
-mode; the scenario fleets use paho (``simulators.publishers.MqttPublisher``). Packets are encoded
+mode; the scenario fleets use aiomqtt (``simulators.aiopublisher``). Packets are encoded
 and decoded by the ingest worker's codec (:mod:`waternet.ingest.mqtt.wire`), not a second one.
 """
 

@@ -1,5 +1,7 @@
 """Transports: send a message stream over MQTT (paho-mqtt 2) and HTTP (httpx), on a clock.
 
+The fleets' aiomqtt publisher is ``simulators.aiopublisher``; ``replay`` takes either.
+
 The stream (``simulators.fleet``) says what to send and when, in simulated time; ``replay``
 maps simulated time to wall time (``speed`` 1 = real time, 60 = sixty times faster, 0 = as
 fast as possible) and hands each message to the sink for its transport. Nothing here changes a
@@ -13,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import httpx
@@ -28,8 +30,21 @@ def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None]:
     return u.hostname or "127.0.0.1", u.port or 1883, u.username, u.password
 
 
+class MqttSink(Protocol):
+    """What ``replay`` needs of an MQTT publisher (``MqttPublisher``, ``AioMqttPublisher``)."""
+
+    def publish(self, topic: str, payload: bytes, qos: int | None = None) -> None: ...
+
+    def flush(self, timeout: float = 60.0) -> bool: ...
+
+
 class MqttPublisher:
     """A paho-mqtt 2 client publishing with QoS 1 (or 0), many messages in flight.
+
+    The scenario fleets publish through aiomqtt (``simulators.aiopublisher.AioMqttPublisher``).
+    This paho client stays for the load mode's ``--client paho`` option: paho is the baseline
+    against which the fast load client's headroom was measured (``simulators.fastmqtt``), and
+    the comparison only means something if it stays the same client.
 
     ``publish`` does not block while fewer than ``max_inflight`` messages await their PUBACK;
     ``flush`` waits until every QoS 1 message sent so far is acknowledged.
@@ -158,7 +173,7 @@ class ReplayStats:
 
 
 def replay(messages: Iterable[Message], *, speed: float,
-           mqtt_pub: MqttPublisher | None = None, http_pub: HttpPublisher | None = None,
+           mqtt_pub: MqttSink | None = None, http_pub: HttpPublisher | None = None,
            topic_prefix: str = "", sleep: Callable[[float], None] = time.sleep,
            clock: Callable[[], float] = time.monotonic) -> ReplayStats:
     """Send ``messages`` at their simulated times divided by ``speed`` (0 = no waiting).

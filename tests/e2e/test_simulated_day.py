@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from simulators.aiopublisher import AioMqttPublisher
 from simulators.democity import demo_city_inputs
 from simulators.events import Burst, nearest_sites
 from simulators.faults import FaultPlan
 from simulators.fleet import FleetConfig, build_stream
 from simulators.hydraulics import ScenarioConfig, run_scenario
-from simulators.publishers import HttpPublisher, MqttPublisher, default_http_urls, replay
+from simulators.publishers import HttpPublisher, default_http_urls, replay
 
 from tests.support.ingest import counts, make_worker, running, total, wait_until
 from tests.support.server import serve
@@ -77,7 +78,7 @@ def test_simulated_day_matches_ground_truth(db_url: str, mqtt_url: str, tmp_path
     )
     worker = make_worker(db_url, mqtt_url, tmp_path / "worker")
     with serve(settings) as base, running(worker):
-        mqtt_pub = MqttPublisher(mqtt_url, client_id=f"e2e-{uuid.uuid4().hex[:8]}")
+        mqtt_pub = AioMqttPublisher(mqtt_url, client_id=f"e2e-{uuid.uuid4().hex[:8]}")
         http_pub = HttpPublisher(default_http_urls(base, ctwing_key=CTWING_KEY))
         try:
             replay(stream.messages, speed=0, mqtt_pub=mqtt_pub, http_pub=http_pub)

@@ -135,10 +135,11 @@ def _burst_pipe(wn: Any) -> str:
 
 
 def _run_fleet(rt: DemoRuntime, settings: Settings, demo: Any, api_base: str, size: str) -> None:
+    from simulators.aiopublisher import AioMqttPublisher
     from simulators.events import Burst
     from simulators.fleet import FleetConfig, build_stream
     from simulators.hydraulics import ScenarioConfig, run_scenario
-    from simulators.publishers import HttpPublisher, MqttPublisher, default_http_urls, replay
+    from simulators.publishers import HttpPublisher, default_http_urls, replay
 
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     rt.burst_pipe = _burst_pipe(demo.wn)
@@ -169,7 +170,7 @@ def _run_fleet(rt: DemoRuntime, settings: Settings, demo: Any, api_base: str, si
         },
     )
     assert settings.mqtt_url
-    mqtt_pub = MqttPublisher(settings.mqtt_url, client_id=f"demo-fleet-{uuid.uuid4().hex[:6]}")
+    mqtt_pub = AioMqttPublisher(settings.mqtt_url, client_id=f"demo-fleet-{uuid.uuid4().hex[:6]}")
     http_pub = HttpPublisher(
         default_http_urls(api_base, ctwing_key=settings.ctwing_key or DEMO_CTWING_KEY)
     )
