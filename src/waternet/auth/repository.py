@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import AsyncConnection
-
 from waternet.auth.models import Role, User
+from waternet.db.connect import AsyncConnection
 
 
 def _user(row: dict[str, Any]) -> User:
@@ -24,7 +23,7 @@ async def get_by_name(conn: AsyncConnection, name: str) -> User | None:
         "SELECT id, name, role, password_hash, disabled FROM users WHERE name = %s", (name,)
     )
     row = await cur.fetchone()
-    return None if row is None else _user(row)  # type: ignore[arg-type]
+    return None if row is None else _user(row)
 
 
 async def upsert(conn: AsyncConnection, *, name: str, password_hash: str, role: Role) -> User:
@@ -39,11 +38,11 @@ async def upsert(conn: AsyncConnection, *, name: str, password_hash: str, role: 
     )
     row = await cur.fetchone()
     assert row is not None
-    return _user(row)  # type: ignore[arg-type]
+    return _user(row)
 
 
 async def list_users(conn: AsyncConnection) -> list[User]:
     cur = await conn.execute(
         "SELECT id, name, role, password_hash, disabled FROM users ORDER BY id"
     )
-    return [_user(r) for r in await cur.fetchall()]  # type: ignore[arg-type]
+    return [_user(r) for r in await cur.fetchall()]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-from psycopg import AsyncConnection
-
 from waternet.auth import repository
 from waternet.auth.models import Principal, Role, User
 from waternet.auth.security import hash_password, issue_token, verify_password
+from waternet.db.connect import AsyncConnection
 from waternet.errors import AuthError, ValidationFailed
 
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")

@@ -53,8 +53,19 @@ def _mark_dirty(cur: Any) -> None:
 
 
 class Writer:
-    def __init__(self, url: str, *, policy: Policy, spool_dir: Path, spool_max_bytes: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        policy: Policy,
+        spool_dir: Path,
+        spool_max_bytes: int,
+        application_name: str = "waternet-ingest",
+    ) -> None:
+        """The writer keeps one connection (opened on first use, reopened after a failure);
+        ``application_name`` names it in ``pg_stat_activity``."""
         self.url = url
+        self.application_name = application_name
         self.policy = policy
         self.spool = Spool(spool_dir, max_bytes=spool_max_bytes)
         self._conn: psycopg.Connection[Any] | None = None
@@ -70,7 +81,9 @@ class Writer:
     # -- connection -------------------------------------------------------------------------
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = psycopg.connect(self.url, connect_timeout=5)
+            self._conn = psycopg.connect(
+                self.url, connect_timeout=5, application_name=self.application_name
+            )
             self._mode = None
             self._days.clear()
         return self._conn
