@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from waternet.db.connect import Connection
 from waternet.ingest.fastpath import FastTable
 from waternet.ingest.validation import SensorSpec
 
@@ -53,5 +54,5 @@ class Registry:
         return self.by_device.get(key) or (key if key in self.by_code else None)
 
 
-def load(conn: Any) -> Registry:
+def load(conn: Connection) -> Registry:
     return Registry.from_rows(list(conn.execute(REGISTRY_SQL).fetchall()))

@@ -43,7 +43,7 @@ def _newest(latest: dict[int, Row], rows: list[Row]) -> dict[int, Row]:
     return latest
 
 
-def _mark_dirty(cur: Any) -> None:
+def _mark_dirty(cur: psycopg.Cursor[Any]) -> None:
     """Record the rollup buckets this batch touched (when the time-series store is present)."""
     try:
         from waternet.timeseries.rollups import mark_dirty
@@ -137,7 +137,7 @@ class Writer:
         self._registry = None
 
     # -- writing ----------------------------------------------------------------------------
-    def _ensure_partitions(self, cur: Any, batch: Batch) -> None:
+    def _ensure_partitions(self, cur: psycopg.Cursor[Any], batch: Batch) -> None:
         if self._mode is None:
             self._mode = repository.storage_mode(cur)
         if self._mode != "postgres" or not batch.rows:
