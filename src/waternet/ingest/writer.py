@@ -126,10 +126,9 @@ class Writer:
     def _registry_now(self, conn: psycopg.Connection[Any], *, force: bool = False) -> Any:
         reg = self._registry
         if force or reg is None or time.monotonic() - reg.loaded_at > REGISTRY_TTL:
-            with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            with conn.transaction(), conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
                 cur.execute(registry_mod.REGISTRY_SQL)
                 reg = registry_mod.Registry.from_rows(list(cur.fetchall()))
-            conn.commit()
             self._registry = reg
         return reg
 
