@@ -14,7 +14,7 @@ from waternet import __version__
 from waternet.api import errors, health
 from waternet.auth.security import load_or_create_secret
 from waternet.config import Settings, get_settings
-from waternet.db.connect import make_async_pool
+from waternet.db.connect import api_pool_size, make_async_pool
 from waternet.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if not settings.database_url:
         raise ConfigError("WATERNET_DATABASE_URL is required to serve the API")
     url = settings.database_url
-    pool = make_async_pool(url, max_size=settings.db_pool_max)
+    # one pool per process: WATERNET_DB_POOL_MAX bounds every connection the process opens
+    # (the push writer's one included: see waternet.db.connect)
+    pool = make_async_pool(url, max_size=api_pool_size(settings.db_pool_max))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     from waternet.auth.router import router as auth_router
+    from waternet.gis.router import router as gis_router
     from waternet.ingest.router import router as telemetry_router
     from waternet.isolation.router import router as isolation_router
     from waternet.network.router import router as network_router
@@ -93,6 +96,7 @@ def _include_routers(app: FastAPI) -> None:
         telemetry_router,
         query_router,
         network_router,
+        gis_router,
         isolation_router,
         web_router,
     ):

@@ -6,24 +6,23 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
-from waternet.db.connect import DictRow
-from waternet.errors import ConfigError
+from waternet.db.connect import AsyncConnection
 
 
-async def db_conn(request: Request) -> AsyncIterator[AsyncConnection[DictRow]]:
+async def db_conn(request: Request) -> AsyncIterator[AsyncConnection]:
     async with request.app.state.pool.connection() as conn:
         yield conn
 
 
-DbConn = Annotated[AsyncConnection[DictRow], Depends(db_conn)]
+DbConn = Annotated[AsyncConnection, Depends(db_conn)]
+"""A pooled connection held for the whole request (committed at its end)."""
 
 
-def database_url(request: Request) -> str:
-    """The database URL of the process (for the synchronous services that load network versions
-    into the per-process cache)."""
-    url = request.app.state.settings.database_url
-    if not url:  # pragma: no cover - create_app refuses to start without one
-        raise ConfigError("WATERNET_DATABASE_URL is not set")
-    return str(url)
+def db_pool(request: Request) -> AsyncConnectionPool[AsyncConnection]:
+    """The process's pool, for handlers that borrow a connection briefly (``async with
+    db_pool(request).connection() as conn``) and then run CPU work in a worker thread without
+    holding it."""
+    pool: AsyncConnectionPool[AsyncConnection] = request.app.state.pool
+    return pool

@@ -1,8 +1,8 @@
 """HTTP API of the map: network layers by bbox and zoom, and the pick under a click.
 
 The paths stay under ``/api/v1/network`` (the map page and external tools use them). Handlers
-are plain functions: FastAPI runs them in its thread pool (loading a version and building its
-layers are synchronous CPU work).
+borrow a pooled connection to load the version, then build layers / pick in a worker thread
+(synchronous CPU work).
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from waternet.auth.deps import require_roles
-from waternet.db.deps import database_url
+from waternet.db.deps import db_pool
 from waternet.errors import ValidationFailed
 from waternet.gis import service
 from waternet.gis.layers import MAX_FEATURES, MAX_ZOOM, check_bbox
@@ -39,7 +40,7 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 @router.get("/layers/{layer}", dependencies=[Depends(READERS)],
             responses={200: {"content": {"application/geo+json": {}}}})
-def get_layer(
+async def get_layer(
     layer: str,
     request: Request,
     bbox: Annotated[str, Query(description="min_lon,min_lat,max_lon,max_lat (WGS84)")],
@@ -51,14 +52,19 @@ def get_layer(
     sensors) in a bbox: clustered / filtered by zoom,
     at most ``limit`` features (``truncated`` says when some were left out)."""
     box = _parse_bbox(bbox)
-    net = network_service.load(database_url(request), version)
-    doc = service.layer_geojson(net, layer, box, zoom, limit=limit)
-    body = json.dumps(doc, separators=(",", ":"))
+    async with db_pool(request).connection() as conn:
+        net = await network_service.aload(conn=conn, version_id=version)
+
+    def render() -> str:
+        doc = service.layer_geojson(net, layer, box, zoom, limit=limit)
+        return json.dumps(doc, separators=(",", ":"))
+
+    body = await run_in_threadpool(render)
     return Response(body, media_type="application/geo+json")
 
 
 @router.get("/pick", response_model=PickOut, dependencies=[Depends(READERS)])
-def pick(
+async def pick(
     request: Request,
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(ge=-90, le=90)],
@@ -66,5 +72,6 @@ def pick(
     version: Annotated[int | None, Query()] = None,
 ) -> dict[str, Any]:
     """The pipe under a clicked point, plus the nearest valve and hydrant."""
-    net = network_service.load(database_url(request), version)
-    return service.pick(net, lon=lon, lat=lat, tolerance_m=tolerance_m)
+    async with db_pool(request).connection() as conn:
+        net = await network_service.aload(conn=conn, version_id=version)
+    return await run_in_threadpool(service.pick, net, lon=lon, lat=lat, tolerance_m=tolerance_m)

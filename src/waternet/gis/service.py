@@ -1,7 +1,7 @@
 """Use cases of the map: a version's layers by bbox and zoom, and what is under a clicked point.
 
 The layers and the spatial index are derived from a loaded network version once, and cached with
-it (:meth:`waternet.network.service.LoadedNetwork.derived`).
+it (:meth:`waternet.network.cache.LoadedNetwork.derived`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from waternet.gis.layers import MapLayers
-from waternet.network.service import LoadedNetwork
+from waternet.network.cache import LoadedNetwork
 from waternet.network.spatial import SpatialIndex
 
 

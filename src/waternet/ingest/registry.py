@@ -9,11 +9,6 @@ from typing import Any
 from waternet.ingest.fastpath import FastTable
 from waternet.ingest.validation import SensorSpec
 
-REGISTRY_SQL = """
-SELECT id, code, kind, unit, min_value, max_value, status, transport, imei, model
-  FROM sensors
-"""
-
 
 @dataclass
 class Registry:
@@ -51,7 +46,3 @@ class Registry:
 
     def lookup_device(self, key: str) -> str | None:
         return self.by_device.get(key) or (key if key in self.by_code else None)
-
-
-def load(conn: Any) -> Registry:
-    return Registry.from_rows(list(conn.execute(REGISTRY_SQL).fetchall()))

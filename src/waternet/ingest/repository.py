@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from waternet.db.connect import AsyncConnection
 from waternet.ingest.pipeline import QuarantineRow, Row
+
+if TYPE_CHECKING:
+    import psycopg
+
+REGISTRY_SQL = """
+SELECT id, code, kind, unit, min_value, max_value, status, transport, imei, model
+  FROM sensors
+"""
+"""The sensor registry as the ingest hot path needs it (``ingest.registry.Registry``)."""
 
 STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
@@ -54,7 +64,7 @@ ON CONFLICT (fingerprint) DO NOTHING
 """
 
 
-def write_rows(cur: Any, rows: Sequence[Row]) -> int:
+def write_rows(cur: psycopg.Cursor[Any], rows: Sequence[Row]) -> int:
     """Stage rows by binary COPY and insert the new ones; returns how many were new."""
     if not rows:
         return 0
@@ -67,7 +77,7 @@ def write_rows(cur: Any, rows: Sequence[Row]) -> int:
     return int(cur.rowcount)
 
 
-def upsert_latest(cur: Any, latest: Sequence[Row]) -> None:
+def upsert_latest(cur: psycopg.Cursor[Any], latest: Sequence[Row]) -> None:
     """Latest value per sensor by reading time (one row per sensor; older values never win)."""
     if not latest:
         return
@@ -79,7 +89,7 @@ def upsert_latest(cur: Any, latest: Sequence[Row]) -> None:
     cur.execute(UPSERT_LATEST)
 
 
-def write_quarantine(cur: Any, rows: Sequence[QuarantineRow]) -> int:
+def write_quarantine(cur: psycopg.Cursor[Any], rows: Sequence[QuarantineRow]) -> int:
     """Insert quarantine entries (a redelivered message is not quarantined twice)."""
     if not rows:
         return 0
@@ -103,11 +113,11 @@ def write_quarantine(cur: Any, rows: Sequence[QuarantineRow]) -> int:
     return n
 
 
-def ensure_partitions(cur: Any, first: date, last: date) -> None:
+def ensure_partitions(cur: psycopg.Cursor[Any], first: date, last: date) -> None:
     cur.execute("SELECT waternet_ensure_partitions('readings', %s, %s)", (first, last))
 
 
-def storage_mode(cur: Any) -> str:
+def storage_mode(cur: psycopg.Cursor[Any]) -> str:
     cur.execute("SELECT value #>> '{}' FROM waternet_meta WHERE key = 'storage_mode'")
     row = cur.fetchone()
     if row is None:
@@ -115,7 +125,7 @@ def storage_mode(cur: Any) -> str:
     return str(row[0] if not isinstance(row, dict) else next(iter(row.values())))
 
 
-async def quarantine_summary(conn: Any) -> list[dict[str, Any]]:
+async def quarantine_summary(conn: AsyncConnection) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT reason, source, count(*) AS n, max(received_at) AS last_at "
         "FROM quarantine GROUP BY reason, source ORDER BY n DESC"

@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from waternet.auth.deps import require_roles
+from waternet.db.connect import API_APP_NAME
 from waternet.db.deps import DbConn
 from waternet.errors import AuthError, ServiceUnavailable
 from waternet.ingest import repository, service
@@ -33,9 +34,13 @@ class PushAck(BaseModel):
 
 
 def _push_writer(request: Request) -> tuple[Writer, threading.Lock]:
+    """The process's one push writer. Its connection is the one the API keeps outside the pool,
+    counted within WATERNET_DB_POOL_MAX (``waternet.db.connect.PUSH_WRITER_CONNECTIONS``)."""
     state = request.app.state
     if getattr(state, "push_writer", None) is None:
-        state.push_writer = service.make_writer(state.settings, name="http")
+        state.push_writer = service.make_writer(
+            state.settings, name="http", application_name=API_APP_NAME
+        )
         state.push_lock = threading.Lock()
     return state.push_writer, state.push_lock
 

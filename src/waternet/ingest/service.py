@@ -20,7 +20,9 @@ def make_policy(settings: Settings) -> Policy:
     )
 
 
-def make_writer(settings: Settings, *, name: str = "ingest") -> Writer:
+def make_writer(
+    settings: Settings, *, name: str = "ingest", application_name: str = "waternet-ingest"
+) -> Writer:
     if not settings.database_url:
         raise ValidationFailed("WATERNET_DATABASE_URL is required for ingest")
     return Writer(
@@ -28,6 +30,7 @@ def make_writer(settings: Settings, *, name: str = "ingest") -> Writer:
         policy=make_policy(settings),
         spool_dir=settings.state_dir / "spool" / name,
         spool_max_bytes=settings.spool_max_mb * 1024 * 1024,
+        application_name=application_name,
     )
 
 

@@ -43,7 +43,7 @@ def _newest(latest: dict[int, Row], rows: list[Row]) -> dict[int, Row]:
     return latest
 
 
-def _mark_dirty(cur: Any) -> None:
+def _mark_dirty(cur: psycopg.Cursor[Any]) -> None:
     """Record the rollup buckets this batch touched (when the time-series store is present)."""
     try:
         from waternet.timeseries.rollups import mark_dirty
@@ -53,8 +53,19 @@ def _mark_dirty(cur: Any) -> None:
 
 
 class Writer:
-    def __init__(self, url: str, *, policy: Policy, spool_dir: Path, spool_max_bytes: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        policy: Policy,
+        spool_dir: Path,
+        spool_max_bytes: int,
+        application_name: str = "waternet-ingest",
+    ) -> None:
+        """The writer keeps one connection (opened on first use, reopened after a failure);
+        ``application_name`` names it in ``pg_stat_activity``."""
         self.url = url
+        self.application_name = application_name
         self.policy = policy
         self.spool = Spool(spool_dir, max_bytes=spool_max_bytes)
         self._conn: psycopg.Connection[Any] | None = None
@@ -70,7 +81,9 @@ class Writer:
     # -- connection -------------------------------------------------------------------------
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = psycopg.connect(self.url, connect_timeout=5)
+            self._conn = psycopg.connect(
+                self.url, connect_timeout=5, application_name=self.application_name
+            )
             self._mode = None
             self._days.clear()
         return self._conn
@@ -113,10 +126,9 @@ class Writer:
     def _registry_now(self, conn: psycopg.Connection[Any], *, force: bool = False) -> Any:
         reg = self._registry
         if force or reg is None or time.monotonic() - reg.loaded_at > REGISTRY_TTL:
-            with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-                cur.execute(registry_mod.REGISTRY_SQL)
+            with conn.transaction(), conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+                cur.execute(repository.REGISTRY_SQL)
                 reg = registry_mod.Registry.from_rows(list(cur.fetchall()))
-            conn.commit()
             self._registry = reg
         return reg
 
@@ -124,7 +136,7 @@ class Writer:
         self._registry = None
 
     # -- writing ----------------------------------------------------------------------------
-    def _ensure_partitions(self, cur: Any, batch: Batch) -> None:
+    def _ensure_partitions(self, cur: psycopg.Cursor[Any], batch: Batch) -> None:
         if self._mode is None:
             self._mode = repository.storage_mode(cur)
         if self._mode != "postgres" or not batch.rows:

@@ -3,8 +3,8 @@
 Plans are computed on the active network version, or on ``version`` when given. Computing a plan
 changes nothing (plans are not stored yet), so crews may ask for one too: a crew that finds a
 valve stuck gets the new plan at once. The criticality ranking is for planners and dispatchers.
-Admin is always admitted. Handlers are plain functions (FastAPI's thread pool): the engine's work
-is synchronous CPU work.
+Admin is always admitted. Handlers borrow a pooled connection to load the version, then run the
+engine's synchronous CPU work in a worker thread.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from waternet.auth.deps import require_roles
-from waternet.db.deps import database_url
+from waternet.db.deps import db_pool
 from waternet.isolation import service
 from waternet.isolation.schemas import PlanRequest
 from waternet.network import service as network_service
@@ -26,15 +27,17 @@ RANKERS = require_roles("dispatcher", "analyst")
 
 
 @router.post("/plans")
-def create_plan(
+async def create_plan(
     body: PlanRequest, request: Request, _p: Annotated[Any, Depends(PLANNERS)]
 ) -> dict[str, Any]:
     """Closure plan for a burst: valves to close in operation order, isolated and cut-off
     pipes, affected customers (critical first), restore order, optional what-if plans; plus
     GeoJSON (WGS84 lon/lat) for the map."""
-    net = network_service.load(database_url(request), body.version)
+    async with db_pool(request).connection() as conn:
+        net = await network_service.aload(conn=conn, version_id=body.version)
     point = (body.point.lon, body.point.lat) if body.point is not None else None
-    return service.burst_plan(
+    return await run_in_threadpool(
+        service.burst_plan,
         net,
         pipe=body.pipe,
         node=body.node,
@@ -46,7 +49,7 @@ def create_plan(
 
 
 @router.get("/criticality")
-def criticality(
+async def criticality(
     request: Request,
     _p: Annotated[Any, Depends(RANKERS)],
     limit: Annotated[int, Query(ge=1, le=10_000)] = 20,
@@ -55,5 +58,6 @@ def criticality(
     """Segments ranked by critical customers, customers, nodes and links out of supply if the
     segment must be isolated (unintended isolation included), and the single new valve that
     would most shrink the worst segment. Computed once per network version."""
-    net = network_service.load(database_url(request), version)
-    return service.criticality(net, limit=limit)
+    async with db_pool(request).connection() as conn:
+        net = await network_service.aload(conn=conn, version_id=version)
+    return await run_in_threadpool(service.criticality, net, limit=limit)

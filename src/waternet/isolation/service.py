@@ -2,7 +2,7 @@
 (with its map form and cut-off areas) and the criticality ranking.
 
 The engine and its inputs are derived from the version once and cached with it
-(:meth:`waternet.network.service.LoadedNetwork.derived`), so a newly activated version gets a new
+(:meth:`waternet.network.cache.LoadedNetwork.derived`), so a newly activated version gets a new
 engine and a dropped version takes its engine with it.
 
 Live state: valves closed by other active plans are not taken into account yet (there is no
@@ -20,8 +20,8 @@ from waternet.isolation.criticality import best_new_valve, rank_segments
 from waternet.isolation.engine import IsolationEngine
 from waternet.isolation.geojson import LonLat, burst_lonlat, plan_geojson
 from waternet.isolation.inputs import isolation_assets, model_valve_layer
+from waternet.network.cache import LoadedNetwork
 from waternet.network.model import NetworkModel
-from waternet.network.service import LoadedNetwork
 from waternet.network.valves import ValveLayer
 
 

@@ -6,6 +6,9 @@ A version's content is the whole :class:`NetworkModel`, encoded column-wise: per
 ``{field: [value per element]}`` compressed with zlib. Column JSON parses several times faster
 than one object per element, and the elements are rebuilt positionally, so a 1,000,000-pipe
 version loads in seconds rather than a minute (see docs/network.md, "Storage").
+
+The SQL functions are async and take a connection (pooled in the API process); decoding is pure
+CPU work (:func:`decode_content`) that the service runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
+from waternet.db.connect import AsyncConnection
 from waternet.errors import NotFound, ValidationFailed
 from waternet.network.model import (
     FORMAT,
@@ -29,8 +32,6 @@ from waternet.network.model import (
     element_from_dict,
     element_to_dict,
 )
-
-Conn = psycopg.Connection[dict[str, Any]]
 
 ENCODING = "columns+json+zlib/1"
 CHUNK_ROWS = 100_000
@@ -129,75 +130,93 @@ def _from_columns(cls: type, columns: dict[str, list[Any]]) -> list[Any]:
 
 
 # ----- versions --------------------------------------------------------------------------------
-def insert_version(conn: Conn, *, name: str, source: str, created_by: str | None,
-                   stats: dict[str, Any], warnings: list[dict[str, Any]]) -> int:
-    row = conn.execute(
+async def insert_version(conn: AsyncConnection, *, name: str, source: str,
+                         created_by: str | None, stats: dict[str, Any],
+                         warnings: list[dict[str, Any]]) -> int:
+    cur = await conn.execute(
         "INSERT INTO network_versions (name, source, created_by, stats, warnings) "
         "VALUES (%s, %s, %s, %s, %s) RETURNING id",
         (name, source, created_by, Jsonb(stats), Jsonb(warnings)),
-    ).fetchone()
+    )
+    row = await cur.fetchone()
     assert row is not None
     return int(row["id"])
 
 
-def insert_content(conn: Conn, version_id: int, header: dict[str, Any],
-                   chunks: Sequence[Chunk]) -> None:
-    conn.execute(
+async def insert_content(conn: AsyncConnection, version_id: int, header: dict[str, Any],
+                         chunks: Sequence[Chunk]) -> None:
+    await conn.execute(
         "INSERT INTO network_documents (version_id, encoding, header, raw_bytes, stored_bytes) "
         "VALUES (%s, %s, %s, %s, %s)",
         (version_id, ENCODING, Jsonb(header), sum(c.raw_bytes for c in chunks),
          sum(len(c.body) for c in chunks)),
     )
-    with conn.cursor() as cur:
-        cur.executemany(
+    async with conn.cursor() as cur:
+        await cur.executemany(
             "INSERT INTO network_chunks (version_id, section, seq, n_rows, body) "
             "VALUES (%s, %s, %s, %s, %s)",
             [(version_id, c.section, c.seq, c.n_rows, c.body) for c in chunks],
         )
 
 
-def set_active(conn: Conn, version_id: int) -> None:
+async def set_active(conn: AsyncConnection, version_id: int) -> None:
     """Make ``version_id`` the one active version (raises NotFound)."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ACTIVATE_LOCK,))
-    if get_version(conn, version_id) is None:
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (ACTIVATE_LOCK,))
+    if await get_version(conn, version_id) is None:
         raise NotFound(f"network version {version_id} not found")
-    conn.execute("UPDATE network_versions SET active = false WHERE active AND id <> %s",
-                 (version_id,))
-    conn.execute("UPDATE network_versions SET active = true WHERE id = %s", (version_id,))
+    await conn.execute("UPDATE network_versions SET active = false WHERE active AND id <> %s",
+                       (version_id,))
+    await conn.execute("UPDATE network_versions SET active = true WHERE id = %s",
+                       (version_id,))
 
 
-def list_versions(conn: Conn) -> list[dict[str, Any]]:
-    return conn.execute(f"SELECT {VERSION_COLUMNS} FROM network_versions ORDER BY id").fetchall()
+async def list_versions(conn: AsyncConnection) -> list[dict[str, Any]]:
+    cur = await conn.execute(f"SELECT {VERSION_COLUMNS} FROM network_versions ORDER BY id")
+    return await cur.fetchall()
 
 
-def get_version(conn: Conn, version_id: int, *, with_warnings: bool = False
-                ) -> dict[str, Any] | None:
+async def get_version(conn: AsyncConnection, version_id: int, *, with_warnings: bool = False
+                      ) -> dict[str, Any] | None:
     cols = VERSION_COLUMNS + (", warnings" if with_warnings else "")
-    return conn.execute(f"SELECT {cols} FROM network_versions WHERE id = %s",
-                        (version_id,)).fetchone()
+    cur = await conn.execute(f"SELECT {cols} FROM network_versions WHERE id = %s",
+                             (version_id,))
+    return await cur.fetchone()
 
 
-def active_stamp(conn: Conn) -> tuple[int, datetime] | None:
+async def active_stamp(conn: AsyncConnection) -> tuple[int, datetime] | None:
     """(id, created_at) of the active version, or None: the cheap cache check."""
-    row = conn.execute("SELECT id, created_at FROM network_versions WHERE active").fetchone()
+    cur = await conn.execute("SELECT id, created_at FROM network_versions WHERE active")
+    row = await cur.fetchone()
     return None if row is None else (int(row["id"]), row["created_at"])
 
 
-def version_stamp(conn: Conn, version_id: int) -> datetime | None:
-    row = conn.execute("SELECT created_at FROM network_versions WHERE id = %s",
-                       (version_id,)).fetchone()
+async def version_stamp(conn: AsyncConnection, version_id: int) -> datetime | None:
+    cur = await conn.execute("SELECT created_at FROM network_versions WHERE id = %s",
+                             (version_id,))
+    row = await cur.fetchone()
     return None if row is None else row["created_at"]  # type: ignore[no-any-return,unused-ignore]
 
 
-def read_content(conn: Conn, version_id: int) -> NetworkModel:
-    doc = conn.execute("SELECT encoding, header FROM network_documents WHERE version_id = %s",
-                       (version_id,)).fetchone()
+async def read_content(conn: AsyncConnection, version_id: int
+                       ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """The stored header and the chunks (section, body) in order: :func:`decode_content`
+    turns them into the model."""
+    cur = await conn.execute(
+        "SELECT encoding, header FROM network_documents WHERE version_id = %s", (version_id,))
+    doc = await cur.fetchone()
     if doc is None:
         raise NotFound(f"network version {version_id} has no stored content")
     if doc["encoding"] != ENCODING:
         raise ValidationFailed(f"unsupported network encoding {doc['encoding']!r}")
     order = {s: i for i, (s, _) in enumerate(SECTIONS)}
-    rows = conn.execute("SELECT section, seq, body FROM network_chunks WHERE version_id = %s",
-                        (version_id,)).fetchall()
+    cur = await conn.execute(
+        "SELECT section, seq, body FROM network_chunks WHERE version_id = %s", (version_id,))
+    rows = await cur.fetchall()
     rows.sort(key=lambda r: (order.get(r["section"], len(order)), r["seq"]))
-    return decode_model(doc["header"], ((r["section"], bytes(r["body"])) for r in rows))
+    return doc["header"], [(r["section"], bytes(r["body"])) for r in rows]
+
+
+def decode_content(content: tuple[dict[str, Any], list[tuple[str, bytes]]]) -> NetworkModel:
+    """The model from :func:`read_content`'s result (pure CPU work)."""
+    header, chunks = content
+    return decode_model(header, chunks)

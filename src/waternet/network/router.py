@@ -1,6 +1,6 @@
 """HTTP API of network versions and their elements (thresholds in docs/network.md). The
-handlers are plain functions: FastAPI runs them in its thread pool, and the service's work
-(loading a version) is synchronous CPU work."""
+handlers are async and take their connection from the process's pool; CPU work (reading an
+upload, decoding a version) runs in a worker thread without holding a connection."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 
 from waternet.auth.deps import require_roles
 from waternet.auth.models import Principal
-from waternet.db.deps import database_url
+from waternet.db.deps import DbConn, db_pool
 from waternet.errors import ValidationFailed
 from waternet.network import service
 from waternet.network.schemas import ElementOut, ImportOut, VersionDetail, VersionOut
@@ -28,14 +29,14 @@ UPLOAD_SUFFIXES = (".inp", ".zip")
 
 
 @router.get("/versions", response_model=list[VersionOut], dependencies=[Depends(READERS)])
-def list_versions(request: Request) -> list[dict[str, Any]]:
-    return service.list_versions(database_url(request))
+async def list_versions(conn: DbConn) -> list[dict[str, Any]]:
+    return await service.alist_versions(conn=conn)
 
 
 @router.get("/versions/{version_id}", response_model=VersionDetail,
             dependencies=[Depends(READERS)])
-def get_version(version_id: int, request: Request) -> dict[str, Any]:
-    return service.get_version(database_url(request), version_id)
+async def get_version(version_id: int, conn: DbConn) -> dict[str, Any]:
+    return await service.aget_version(conn=conn, version_id=version_id)
 
 
 def _save(upload: UploadFile, folder: Path, allowed: tuple[str, ...]) -> Path:
@@ -53,7 +54,7 @@ def _save(upload: UploadFile, folder: Path, allowed: tuple[str, ...]) -> Path:
 
 
 @router.post("/versions", response_model=ImportOut, status_code=201)
-def import_version(
+async def import_version(
     request: Request,
     principal: Annotated[Principal, Depends(IMPORTERS)],
     file: Annotated[UploadFile, File(description="EPANET .inp, or .zip of a layer folder")],
@@ -62,27 +63,35 @@ def import_version(
     activate: Annotated[bool, Form()] = True,
 ) -> dict[str, Any]:
     """Import a network as a new version (all-or-nothing: 422 lists every problem)."""
-    with tempfile.TemporaryDirectory(prefix="waternet-upload-") as tmp:
-        folder = Path(tmp)
-        path = _save(file, folder, UPLOAD_SUFFIXES)
-        valves_path = None
-        if valves is not None and valves.filename:
-            (folder / "v").mkdir()
-            valves_path = _save(valves, folder / "v", (".csv",))
-        vid, report = service.import_into_db(
-            database_url(request), path=path, valves=valves_path, name=name or Path(path).stem,
-            activate=activate, created_by=principal.name)
+
+    def read() -> tuple[Any, Any, str]:
+        with tempfile.TemporaryDirectory(prefix="waternet-upload-") as tmp:
+            folder = Path(tmp)
+            path = _save(file, folder, UPLOAD_SUFFIXES)
+            valves_path = None
+            if valves is not None and valves.filename:
+                (folder / "v").mkdir()
+                valves_path = _save(valves, folder / "v", (".csv",))
+            return service.read_network(path, valves=valves_path, name=name or Path(path).stem)
+
+    model, report, source = await run_in_threadpool(read)
+    async with db_pool(request).connection() as conn:
+        vid, report = await service.aimport_model(
+            conn=conn, model=model, report=report, source=source, activate=activate,
+            created_by=principal.name)
     return {"id": vid, "report": report.to_dict()}
 
 
 @router.post("/versions/{version_id}/activate", response_model=VersionOut,
              dependencies=[Depends(IMPORTERS)])
-def activate_version(version_id: int, request: Request) -> dict[str, Any]:
-    return service.activate(database_url(request), version_id)
+async def activate_version(version_id: int, conn: DbConn) -> dict[str, Any]:
+    return await service.aactivate(conn=conn, version_id=version_id)
 
 
 @router.get("/elements/{layer}/{element_id}", response_model=ElementOut,
             response_model_exclude_none=True, dependencies=[Depends(READERS)])
-def get_element(layer: str, element_id: str, request: Request,
-                version: Annotated[int | None, Query()] = None) -> dict[str, Any]:
-    return service.element_detail(service.load(database_url(request), version), layer, element_id)
+async def get_element(layer: str, element_id: str, request: Request,
+                      version: Annotated[int | None, Query()] = None) -> dict[str, Any]:
+    async with db_pool(request).connection() as conn:
+        net = await service.aload(conn=conn, version_id=version)
+    return await run_in_threadpool(service.element_detail, net, layer, element_id)

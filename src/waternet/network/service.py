@@ -1,80 +1,60 @@
-"""Network versions: import (all-or-nothing), activation, and loading into memory with a
+"""Network versions: import (all-or-nothing), activation, and loading into memory with the
 per-process cache (see docs/network.md "Versions and the API").
 
-Functions are synchronous and take the database URL; each owns its transaction. The cache
-holds loaded versions by (url, version id); :func:`load_active` checks the active version's
-(id, created_at) on a kept-open connection (one indexed query, ~0.1 ms) on every call, so a
-new active version is picked up at the next call; when the active version changes, the other
-cached versions are dropped. At most ``CACHE_VERSIONS`` versions are kept (least recently used
-goes first).
+The use cases are async, take a connection keyword-only (``*, conn``; the API passes one from
+the process's pool) and own their transactions: :func:`aimport_model`, :func:`aactivate`,
+:func:`alist_versions`, :func:`aget_version`, :func:`aload`. Decoding a stored version runs in a
+worker thread. The synchronous functions taking a database URL (:func:`import_into_db`,
+:func:`load_active`...) are the entry points of processes without a pool (CLI, demo, tests):
+each opens one short-lived connection.
+
+The cache (:data:`CACHE`, :class:`waternet.network.cache.VersionCache`) holds loaded versions by
+(database identity, version id). :func:`aload` checks the version's (id, created_at) with one
+indexed query on the caller's connection (~0.1 ms) on every call, so a new active version is
+picked up at the next call; activating through :func:`aactivate` drops the other versions at
+once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-import psycopg
-from psycopg.rows import dict_row
-
-from waternet.db.connect import connect
-from waternet.errors import NotFound, ServiceUnavailable, ValidationFailed
+from waternet.db.aconnect import aconnect
+from waternet.db.connect import AsyncConnection
+from waternet.errors import NotFound, ValidationFailed
 from waternet.network import repository as repo
+from waternet.network.cache import CACHE_VERSIONS, LoadedNetwork, VersionCache
 from waternet.network.model import NetworkModel
 from waternet.network.validation import ValidationReport, validate_model
 
-if TYPE_CHECKING:
-    from waternet.network.topology import Topology
-
 T = TypeVar("T")
-CACHE_VERSIONS = 2  # loaded versions kept per process (the active one and one other)
+CACHE = VersionCache(CACHE_VERSIONS)
+
+__all__ = ["CACHE", "LoadedNetwork", "aactivate", "aget_version", "aimport_model",
+           "alist_versions", "aload", "db_identity"]
 
 
-@dataclass(eq=False)
-class LoadedNetwork:
-    """One version in memory. The derived forms are built on first use, once, thread-safely."""
-
-    version_id: int
-    name: str
-    model: NetworkModel
-    created_at: datetime | None = None
-    _built: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-
-    def derived(self, key: str, build: Callable[[], T]) -> T:
-        """A form derived from this version (the map layers, the isolation engine...), built on
-        first use, once, thread-safely, and dropped with the version. ``key`` names the form:
-        use the deriving module's name, e.g. ``"isolation.engine"``."""
-        if key not in self._built:
-            with self._lock:
-                if key not in self._built:
-                    self._built[key] = build()
-        return self._built[key]  # type: ignore[no-any-return]
-
-    @property
-    def topology(self) -> Topology:
-        return self.derived("network.topology", self.model.to_topology)
+def db_identity(conn: AsyncConnection) -> str:
+    """The database a connection talks to, as the cache keys it."""
+    info = conn.info
+    return f"{info.host}:{info.port}/{info.dbname}"
 
 
 # ----- import ---------------------------------------------------------------------------------
-def import_into_db(
-    url: str,
-    *,
+def read_network(
     path: str | os.PathLike[str],
+    *,
     valves: str | os.PathLike[str] | None = None,
     layers_dir: str | os.PathLike[str] | None = None,
     name: str | None = None,
-    activate: bool = True,
-    created_by: str | None = None,
     crs: int | str = "local",
-) -> tuple[int, ValidationReport]:
-    """Import an .inp / layer folder / .zip as a new version. Every problem raises one
-    :class:`ValidationFailed` listing them all, and the database is left unchanged."""
+) -> tuple[NetworkModel, ValidationReport, str]:
+    """Read and validate an .inp / layer folder / .zip (CPU work, no database): the model, its
+    report and the source label. Every problem raises one :class:`ValidationFailed`."""
     from waternet.network.importers import import_network
 
     p = Path(path)
@@ -93,8 +73,119 @@ def import_into_db(
             {"severity": "error", "code": "unreadable", "element": p.name, "layer": "",
              "message": str(exc)}]) from exc
     kind = "layers" if p.is_dir() else p.suffix.lower().lstrip(".") or "file"
-    return import_model(url, model=model, report=report, source=f"{kind}:{p.name}",
-                        activate=activate, created_by=created_by)
+    return model, report, f"{kind}:{p.name}"
+
+
+async def aimport_model(
+    *,
+    conn: AsyncConnection,
+    model: NetworkModel,
+    report: ValidationReport | None = None,
+    source: str,
+    activate: bool = True,
+    created_by: str | None = None,
+) -> tuple[int, ValidationReport]:
+    """Store a model as a new version, all-or-nothing; the model is validated first (in a
+    worker thread) unless its ``report`` is given."""
+    if report is None:
+        report = await asyncio.to_thread(validate_model, model)
+    report.raise_if_errors("network import")
+    header, chunks = await asyncio.to_thread(repo.encode_model, model)
+    stats: dict[str, Any] = model.summary()
+    stats["storage"] = {"encoding": repo.ENCODING, "chunks": len(chunks),
+                        "raw_bytes": sum(c.raw_bytes for c in chunks),
+                        "stored_bytes": sum(len(c.body) for c in chunks)}
+    stats["warnings_by_code"] = dict(report.codes())
+    stats["warnings_truncated"] = sum(report.truncated.values())
+    warnings = [i.to_dict() for i in report.warnings]
+    async with conn.transaction():
+        vid = await repo.insert_version(conn, name=model.name, source=source,
+                                        created_by=created_by, stats=stats, warnings=warnings)
+        await repo.insert_content(conn, vid, header, chunks)
+        if activate:
+            await repo.set_active(conn, vid)
+    if activate:
+        CACHE.activated(db_identity(conn), vid)
+    return vid, report
+
+
+async def aactivate(*, conn: AsyncConnection, version_id: int) -> dict[str, Any]:
+    async with conn.transaction():
+        await repo.set_active(conn, version_id)
+    CACHE.activated(db_identity(conn), version_id)
+    row = await repo.get_version(conn, version_id)
+    assert row is not None
+    return row
+
+
+async def alist_versions(*, conn: AsyncConnection) -> list[dict[str, Any]]:
+    return await repo.list_versions(conn)
+
+
+async def aget_version(*, conn: AsyncConnection, version_id: int) -> dict[str, Any]:
+    """Summary plus the validation report (the stored warnings)."""
+    row = await repo.get_version(conn, version_id, with_warnings=True)
+    if row is None:
+        raise NotFound(f"network version {version_id} not found")
+    return row
+
+
+# ----- loading ----------------------------------------------------------------------------------
+async def aload(*, conn: AsyncConnection, version_id: int | None = None) -> LoadedNetwork:
+    """The active version (``version_id`` None) or a given one, loaded (cached; a newly
+    activated version is seen at once)."""
+    db = db_identity(conn)
+    if version_id is None:
+        stamp = await repo.active_stamp(conn)
+        if stamp is None:
+            raise NotFound(
+                "no active network version: import one with `waternet network import`")
+        vid, created = stamp
+    else:
+        stamp_at = await repo.version_stamp(conn, version_id)
+        if stamp_at is None:
+            raise NotFound(f"network version {version_id} not found")
+        vid, created = version_id, stamp_at
+    active = version_id is None
+    hit = CACHE.lookup(db, vid, created, active=active)
+    if hit is not None:
+        return hit
+    async with CACHE.building(db, vid):
+        hit = CACHE.lookup(db, vid, created, active=False)  # loaded meanwhile?
+        if hit is not None:
+            return hit
+        content = await repo.read_content(conn, vid)
+        model = await asyncio.to_thread(repo.decode_content, content)
+        net = LoadedNetwork(version_id=vid, name=model.name, model=model, created_at=created)
+        return CACHE.put(db, net)
+
+
+# ----- entry points for processes without a pool (CLI, demo, tests) ---------------------------
+def _run(url: str, use_case: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with aconnect(url) as conn:
+            return await use_case(conn)
+
+    return asyncio.run(main())
+
+
+def import_into_db(
+    url: str,
+    *,
+    path: str | os.PathLike[str],
+    valves: str | os.PathLike[str] | None = None,
+    layers_dir: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    activate: bool = True,
+    created_by: str | None = None,
+    crs: int | str = "local",
+) -> tuple[int, ValidationReport]:
+    """Import an .inp / layer folder / .zip as a new version. Every problem raises one
+    :class:`ValidationFailed` listing them all, and the database is left unchanged."""
+    model, report, source = read_network(path, valves=valves, layers_dir=layers_dir, name=name,
+                                         crs=crs)
+    return import_model(url, model=model, report=report, source=source, activate=activate,
+                        created_by=created_by)
 
 
 def import_model(
@@ -106,136 +197,43 @@ def import_model(
     activate: bool = True,
     created_by: str | None = None,
 ) -> tuple[int, ValidationReport]:
-    """Store an already built model (demo city, synthetic network) as a new version; the model
-    is validated first unless its ``report`` is given."""
-    if report is None:
-        report = validate_model(model)
-    report.raise_if_errors("network import")
-    header, chunks = repo.encode_model(model)
-    stats: dict[str, Any] = model.summary()
-    stats["storage"] = {"encoding": repo.ENCODING, "chunks": len(chunks),
-                        "raw_bytes": sum(c.raw_bytes for c in chunks),
-                        "stored_bytes": sum(len(c.body) for c in chunks)}
-    stats["warnings_by_code"] = dict(report.codes())
-    stats["warnings_truncated"] = sum(report.truncated.values())
-    warnings = [i.to_dict() for i in report.warnings]
-    with connect(url) as conn, conn.transaction():
-        vid = repo.insert_version(conn, name=model.name, source=source, created_by=created_by,
-                                  stats=stats, warnings=warnings)
-        repo.insert_content(conn, vid, header, chunks)
-        if activate:
-            repo.set_active(conn, vid)
-    return vid, report
+    """Store an already built model (demo city, synthetic network) as a new version."""
+    return _run(url, lambda conn: aimport_model(conn=conn, model=model, report=report,
+                                                source=source, activate=activate,
+                                                created_by=created_by))
 
 
 def activate(url: str, version_id: int) -> dict[str, Any]:
-    with connect(url) as conn:
-        with conn.transaction():
-            repo.set_active(conn, version_id)
-        row = repo.get_version(conn, version_id)
-    assert row is not None
-    return row
+    return _run(url, lambda conn: aactivate(conn=conn, version_id=version_id))
 
 
 def list_versions(url: str) -> list[dict[str, Any]]:
-    with connect(url) as conn:
-        return repo.list_versions(conn)
+    return _run(url, lambda conn: alist_versions(conn=conn))
 
 
 def get_version(url: str, version_id: int) -> dict[str, Any]:
-    """Summary plus the validation report (the stored warnings)."""
-    with connect(url) as conn:
-        row = repo.get_version(conn, version_id, with_warnings=True)
-    if row is None:
-        raise NotFound(f"network version {version_id} not found")
-    return row
-
-
-# ----- loading and the cache ------------------------------------------------------------------
-_cache: dict[tuple[str, int], LoadedNetwork] = {}
-_cache_lock = threading.Lock()
-_load_locks: dict[tuple[str, int], threading.Lock] = {}
-_active: dict[str, int] = {}  # last active version id seen per url
-_probes: dict[str, psycopg.Connection[dict[str, Any]]] = {}
-_probe_lock = threading.Lock()
-
-
-def _probe(url: str, fn: Callable[[psycopg.Connection[dict[str, Any]]], T]) -> T:
-    """Run a tiny read on a kept-open autocommit connection (reconnects once on failure)."""
-    with _probe_lock:
-        for attempt in (0, 1):
-            conn = _probes.get(url)
-            try:
-                if conn is None or conn.closed:
-                    conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
-                    _probes[url] = conn
-                return fn(conn)
-            except psycopg.OperationalError as exc:
-                _probes.pop(url, None)
-                if attempt:
-                    raise ServiceUnavailable(f"cannot reach the database: {exc}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
-
-
-def load_active(url: str) -> LoadedNetwork:
-    """The active version, loaded (cached; a newly activated version is seen at once)."""
-    stamp = _probe(url, repo.active_stamp)
-    if stamp is None:
-        raise NotFound("no active network version: import one with `waternet network import`")
-    return _get(url, stamp[0], stamp[1], active=True)
-
-
-def load_version(url: str, version_id: int) -> LoadedNetwork:
-    """A given version, loaded (cached)."""
-    created = _probe(url, lambda c: repo.version_stamp(c, version_id))
-    if created is None:
-        raise NotFound(f"network version {version_id} not found")
-    return _get(url, version_id, created, active=False)
+    return _run(url, lambda conn: aget_version(conn=conn, version_id=version_id))
 
 
 def load(url: str, version_id: int | None = None) -> LoadedNetwork:
-    return load_active(url) if version_id is None else load_version(url, version_id)
+    return _run(url, lambda conn: aload(conn=conn, version_id=version_id))
+
+
+def load_active(url: str) -> LoadedNetwork:
+    return load(url)
+
+
+def load_version(url: str, version_id: int) -> LoadedNetwork:
+    return load(url, version_id)
 
 
 def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
-        _load_locks.clear()
-        _active.clear()
+    CACHE.clear()
 
 
 def cached_versions() -> list[tuple[str, int]]:
-    with _cache_lock:
-        return list(_cache)
-
-
-def _get(url: str, version_id: int, created: datetime, *, active: bool) -> LoadedNetwork:
-    key = (url, version_id)
-    with _cache_lock:
-        if active and _active.get(url) != version_id:
-            # the active version changed: drop the versions cached so far
-            for k in [k for k in _cache if k[0] == url and k[1] != version_id]:
-                del _cache[k]
-            _active[url] = version_id
-        hit = _cache.get(key)
-        if hit is not None and hit.created_at == created:
-            _cache[key] = _cache.pop(key)  # most recently used last
-            return hit
-        lock = _load_locks.setdefault(key, threading.Lock())
-    with lock:
-        with _cache_lock:
-            hit = _cache.get(key)
-        if hit is None or hit.created_at != created:
-            with connect(url) as conn:
-                model = repo.read_content(conn, version_id)
-            hit = LoadedNetwork(version_id=version_id, name=model.name, model=model,
-                                created_at=created)
-        with _cache_lock:
-            _cache.pop(key, None)
-            _cache[key] = hit
-            while len(_cache) > CACHE_VERSIONS:  # least recently used first
-                _cache.pop(next(iter(_cache)))
-    return hit
+    """(database identity, version id) of the cached versions, least recently used first."""
+    return CACHE.keys()
 
 
 # ----- map queries ------------------------------------------------------------------------------

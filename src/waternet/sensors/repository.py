@@ -31,8 +31,11 @@ ON CONFLICT (code) DO UPDATE SET
 """
 
 
-def upsert_sensors(cur: Any, sensors: Sequence[dict[str, Any]]) -> int:
-    cur.executemany(UPSERT_SENSOR, [tuple(s.get(c) for c in SENSOR_COLUMNS) for s in sensors])
+async def upsert_sensors(conn: AsyncConnection, sensors: Sequence[dict[str, Any]]) -> int:
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            UPSERT_SENSOR, [tuple(s.get(c) for c in SENSOR_COLUMNS) for s in sensors]
+        )
     return len(sensors)
 
 

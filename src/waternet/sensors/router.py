@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from waternet.auth.deps import require_roles
-from waternet.db.deps import DbConn
+from waternet.db.deps import DbConn, db_pool
 from waternet.sensors import service
 from waternet.sensors.schemas import Registered, SensorIn, SensorOut
 
@@ -22,9 +22,9 @@ async def register_sensors(
     request: Request, sensors: Annotated[list[SensorIn], Body(min_length=1, max_length=100_000)]
 ) -> Registered:
     """Register or update sensors (all-or-nothing; every problem is listed)."""
-    url = request.app.state.settings.database_url
     records = [s.model_dump() for s in sensors]
-    n = await run_in_threadpool(service.register_sensors, url, records)
+    async with db_pool(request).connection() as conn:
+        n = await service.aregister_sensors(conn=conn, records=records)
     return Registered(registered=n)
 
 
@@ -38,9 +38,9 @@ async def register_sensors_csv(request: Request) -> Registered:
     """Bulk-load sensors from CSV (header: code,unit,min_value,max_value,node_id,link_id,dma,
     transport,imei,model,status; only code is required)."""
     text = (await request.body()).decode("utf-8", errors="replace")
-    url = request.app.state.settings.database_url
-    records = service.parse_sensor_csv(text)
-    n = await run_in_threadpool(service.register_sensors, url, records)
+    records = await run_in_threadpool(service.parse_sensor_csv, text)
+    async with db_pool(request).connection() as conn:
+        n = await service.aregister_sensors(conn=conn, records=records)
     return Registered(registered=n)
 
 

@@ -3,6 +3,7 @@ all-or-nothing registration, and look-ups."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from typing import Any
@@ -109,17 +110,29 @@ def parse_sensor_csv(text: str) -> list[dict[str, Any]]:
         raise ValidationFailed(f"malformed CSV at line {reader.line_num}: {exc}") from None
 
 
+async def aregister_sensors(*, conn: AsyncConnection, records: list[dict[str, Any]]) -> int:
+    """All-or-nothing bulk registration (upsert by code); the records are checked in a worker
+    thread (up to 100,000 of them)."""
+    sensors = await asyncio.to_thread(check_sensors, records)
+    try:
+        async with conn.transaction():
+            return await repository.upsert_sensors(conn, sensors)
+    except psycopg.errors.UniqueViolation as exc:
+        raise ValidationFailed(
+            "sensor data conflicts with registered sensors",
+            details=[str(exc).splitlines()[0]],
+        ) from None
+
+
 def register_sensors(url: str, records: list[dict[str, Any]]) -> int:
-    """All-or-nothing bulk registration (upsert by code)."""
-    sensors = check_sensors(records)
-    with psycopg.connect(url) as conn, conn.transaction(), conn.cursor() as cur:
-        try:
-            return repository.upsert_sensors(cur, sensors)
-        except psycopg.errors.UniqueViolation as exc:
-            raise ValidationFailed(
-                "sensor data conflicts with registered sensors",
-                details=[str(exc).splitlines()[0]],
-            ) from None
+    """:func:`aregister_sensors` on a short-lived connection (CLI, demo, tests)."""
+    from waternet.db.aconnect import aconnect
+
+    async def main() -> int:
+        async with aconnect(url) as conn:
+            return await aregister_sensors(conn=conn, records=records)
+
+    return asyncio.run(main())
 
 
 async def list_sensors(

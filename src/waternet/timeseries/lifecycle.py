@@ -21,10 +21,13 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waternet.errors import ConfigError
 from waternet.timeseries.levels import DIRTY_TABLE, LEVELS
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ class RetentionReport:
     cutoffs: dict[str, str] = field(default_factory=dict)
 
 
-def _one(cur: Any, sql: str, params: Any = None) -> Any:
+def _one(cur: psycopg.Cursor[Any], sql: str, params: Any = None) -> Any:
     cur.execute(sql, params)
     row = cur.fetchone()
     if row is None:
@@ -76,7 +79,7 @@ def _one(cur: Any, sql: str, params: Any = None) -> Any:
     return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
-def storage_mode(cur: Any) -> str:
+def storage_mode(cur: psycopg.Cursor[Any]) -> str:
     return str(
         _one(cur, "SELECT value #>> '{}' FROM waternet_meta WHERE key = 'storage_mode'")
         or "postgres"
@@ -84,7 +87,7 @@ def storage_mode(cur: Any) -> str:
 
 
 def _drop_time_table(
-    cur: Any, mode: str, table: str, col: str, cutoff: datetime, partitioned: bool
+    cur: psycopg.Cursor[Any], mode: str, table: str, col: str, cutoff: datetime, partitioned: bool
 ) -> int:
     if mode != "postgres":
         cur.execute("SELECT drop_chunks(%s::regclass, older_than => %s)", (table, cutoff))
@@ -100,7 +103,7 @@ def _drop_time_table(
 
 
 def apply_retention(
-    cur: Any, *, policy: RetentionPolicy, now: datetime | None = None
+    cur: psycopg.Cursor[Any], *, policy: RetentionPolicy, now: datetime | None = None
 ) -> RetentionReport:
     """Drop data older than the policy allows (call inside a transaction; never commits)."""
     now = now or datetime.now(UTC)
@@ -122,7 +125,9 @@ def apply_retention(
     return report
 
 
-def ensure_partitions(cur: Any, *, today: date | None = None, days_ahead: int = 0) -> int:
+def ensure_partitions(
+    cur: psycopg.Cursor[Any], *, today: date | None = None, days_ahead: int = 0
+) -> int:
     """postgres mode: create the daily partitions of raw readings and 1-minute rollups for the
     next days (rows outside any partition land in the default partition, never refused)."""
     if storage_mode(cur) != "postgres":
@@ -135,7 +140,7 @@ def ensure_partitions(cur: Any, *, today: date | None = None, days_ahead: int = 
     return n
 
 
-def ensure_partitions_between(cur: Any, first: date, last: date) -> int:
+def ensure_partitions_between(cur: psycopg.Cursor[Any], first: date, last: date) -> int:
     """postgres mode: partitions for a past range (backfills, bulk loads)."""
     if storage_mode(cur) != "postgres":
         return 0

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from waternet.db.connect import AsyncConnection
 from waternet.timeseries.levels import BY_NAME
 
 SENSOR_SQL = """
@@ -15,7 +16,7 @@ SELECT id, code, kind, unit, dma, node_id, link_id, lon, lat, status, model, met
 """
 
 
-async def _no_jit(conn: Any) -> None:
+async def _no_jit(conn: AsyncConnection) -> None:
     """For the transaction: no JIT (its compilation, hundreds of ms, kicks in on the planner's
     overestimates of these short analytic queries) and a plan made for the actual parameters
     every time (a cached generic plan cannot exclude chunks or use the array sizes)."""
@@ -23,7 +24,7 @@ async def _no_jit(conn: Any) -> None:
     await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
-async def get_sensor(conn: Any, code: str) -> dict[str, Any] | None:
+async def get_sensor(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
     cur = await conn.execute(SENSOR_SQL, (code,))
     row = await cur.fetchone()
     return dict(row) if row else None
@@ -44,7 +45,7 @@ def series_sql(level: str) -> str:
 
 
 async def series(
-    conn: Any, *, level: str, sensor_id: int, start: datetime, end: datetime, limit: int
+    conn: AsyncConnection, *, level: str, sensor_id: int, start: datetime, end: datetime, limit: int
 ) -> list[dict[str, Any]]:
     cur = await conn.execute(
         series_sql(level), {"sid": sensor_id, "start": start, "end": end, "limit": limit}
@@ -53,7 +54,13 @@ async def series(
 
 
 async def stream_series(
-    conn: Any, *, level: str, sensor_id: int, start: datetime, end: datetime, chunk: int = 5000
+    conn: AsyncConnection,
+    *,
+    level: str,
+    sensor_id: int,
+    start: datetime,
+    end: datetime,
+    chunk: int = 5000,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Rows in chunks through a server-side cursor (inside the caller's transaction)."""
     sql = series_sql(level).replace(" LIMIT %(limit)s", "")
@@ -67,7 +74,7 @@ async def stream_series(
 
 
 async def latest_json(
-    conn: Any,
+    conn: AsyncConnection,
     *,
     bbox: tuple[float, float, float, float] | None,
     dma: str | None,
@@ -108,7 +115,7 @@ async def latest_json(
     return int(n), str(doc)
 
 
-async def boundary_meters(conn: Any, dma: str) -> list[dict[str, Any]]:
+async def boundary_meters(conn: AsyncConnection, dma: str) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT b.sensor_id, b.direction, s.code FROM dma_boundary_meters b "
         "JOIN sensors s ON s.id = b.sensor_id WHERE b.dma = %s ORDER BY b.sensor_id",
@@ -118,7 +125,7 @@ async def boundary_meters(conn: Any, dma: str) -> list[dict[str, Any]]:
 
 
 async def rollup_means(
-    conn: Any, *, level: str, sensor_ids: Sequence[int], start: datetime, end: datetime
+    conn: AsyncConnection, *, level: str, sensor_ids: Sequence[int], start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     lv = BY_NAME[level]
     cur = await conn.execute(
@@ -131,7 +138,7 @@ async def rollup_means(
 
 
 async def night_net_flow(
-    conn: Any,
+    conn: AsyncConnection,
     *,
     sensor_ids: Sequence[int],
     directions: Sequence[int],
@@ -171,7 +178,11 @@ async def night_net_flow(
 
 
 async def meters(
-    conn: Any, *, dma: str | None = None, customer: str | None = None, code: str | None = None
+    conn: AsyncConnection,
+    *,
+    dma: str | None = None,
+    customer: str | None = None,
+    code: str | None = None,
 ) -> list[dict[str, Any]]:
     """Customer meter registers (kind MT / meter_register), boundary meters excluded."""
     cur = await conn.execute(
@@ -190,7 +201,7 @@ async def meters(
 
 
 async def register_readings(
-    conn: Any, *, sensor_ids: Sequence[int], start: datetime, end: datetime
+    conn: AsyncConnection, *, sensor_ids: Sequence[int], start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     """Register readings in [start, end] plus the last before and the first after, per meter
     (so that buckets at the edges and gaps across them are computed exactly)."""
@@ -214,7 +225,7 @@ async def register_readings(
     return list(await cur.fetchall())
 
 
-async def replacements(conn: Any, sensor_ids: Sequence[int]) -> list[dict[str, Any]]:
+async def replacements(conn: AsyncConnection, sensor_ids: Sequence[int]) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT sensor_id, replaced_at, old_final_value, new_initial_value "
         "FROM meter_replacements WHERE sensor_id = ANY(%s::int[]) ORDER BY sensor_id, replaced_at",
@@ -224,7 +235,7 @@ async def replacements(conn: Any, sensor_ids: Sequence[int]) -> list[dict[str, A
 
 
 async def quality_rows(
-    conn: Any,
+    conn: AsyncConnection,
     *,
     dma: str | None,
     kinds: Sequence[str] | None,

@@ -89,7 +89,7 @@ ENSURE_1M_RANGE_PARTITIONS = _ENSURE_1M.format(
 )
 
 
-def mark_dirty(cur: Any, *, staging_table: str = "ingest_stage") -> None:
+def mark_dirty(cur: psycopg.Cursor[Any], *, staging_table: str = "ingest_stage") -> None:
     """Record the finest buckets touched by the rows of ``staging_table`` that are older than
     the threshold (late readings). Call it in the writer's batch transaction, after the insert:
     the shared lock it takes is held to the commit."""
@@ -107,7 +107,7 @@ def mark_dirty(cur: Any, *, staging_table: str = "ingest_stage") -> None:
 
 
 def mark_range_dirty(
-    cur: Any,
+    cur: psycopg.Cursor[Any],
     *,
     start: datetime,
     end: datetime,
@@ -127,7 +127,7 @@ def mark_range_dirty(
     return int(cur.rowcount)
 
 
-def _fetch(cur: Any, width: int) -> tuple[Any, ...]:
+def _fetch(cur: psycopg.Cursor[Any], width: int) -> tuple[Any, ...]:
     """The next row as a tuple whatever the cursor's row factory; NULLs when there is none."""
     row = cur.fetchone()
     if row is None:
@@ -135,11 +135,11 @@ def _fetch(cur: Any, width: int) -> tuple[Any, ...]:
     return tuple(row.values()) if isinstance(row, dict) else tuple(row)
 
 
-def _scalar(cur: Any) -> Any:
+def _scalar(cur: psycopg.Cursor[Any]) -> Any:
     return _fetch(cur, 1)[0]
 
 
-def _mode(cur: Any) -> str:
+def _mode(cur: psycopg.Cursor[Any]) -> str:
     cur.execute("SELECT value #>> '{}' FROM waternet_meta WHERE key = 'storage_mode'")
     return str(_scalar(cur) or "postgres")
 
@@ -231,7 +231,9 @@ def refresh_cycle(
     return cycle
 
 
-def _refresh_tables(cur: Any, *, mode: str, claim: str, step: timedelta, tz: str) -> Cycle:
+def _refresh_tables(
+    cur: psycopg.Cursor[Any], *, mode: str, claim: str, step: timedelta, tz: str
+) -> Cycle:
     """The service-maintained levels: late keys, then the next range, then the coarser levels."""
     cur.execute("SET LOCAL work_mem = '64MB'")
     cur.execute("SET LOCAL jit = off")
@@ -266,7 +268,7 @@ def _refresh_tables(cur: Any, *, mode: str, claim: str, step: timedelta, tz: str
     return Cycle(claimed + ranged, raw, moved)
 
 
-def _refresh_keys(cur: Any, lv: Level, tz: str) -> None:
+def _refresh_keys(cur: psycopg.Cursor[Any], lv: Level, tz: str) -> None:
     """Recompute the buckets of ``lv`` listed in its key table (none: nothing to do)."""
     cur.execute(key_span_sql(lv), {"tz": tz})
     klo, khi = _fetch(cur, 2)

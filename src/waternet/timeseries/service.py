@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from waternet.config import get_settings
+from waternet.db.connect import AsyncConnection
 from waternet.errors import NotFound, ValidationFailed
 from waternet.sensors.codes import KINDS
 from waternet.timeseries import repository as repo
@@ -39,7 +40,7 @@ def kind_filter(kind: str | None) -> list[str] | None:
     return [code, KINDS[code]]
 
 
-async def sensor_or_404(conn: Any, code: str) -> dict[str, Any]:
+async def sensor_or_404(conn: AsyncConnection, code: str) -> dict[str, Any]:
     sensor = await repo.get_sensor(conn, code)
     if sensor is None:
         raise NotFound(f"no sensor {code!r}")
@@ -74,7 +75,7 @@ def pick_level(start: datetime, end: datetime, bucket: str | None, max_points: i
 
 
 async def readings(
-    conn: Any,
+    conn: AsyncConnection,
     *,
     code: str,
     start: datetime,
@@ -104,7 +105,7 @@ async def readings(
 
 
 async def export_csv(
-    conn: Any, *, code: str, start: datetime, end: datetime, bucket: str | None
+    conn: AsyncConnection, *, code: str, start: datetime, end: datetime, bucket: str | None
 ) -> AsyncIterator[str]:
     """CSV text in chunks (a header first); the rows come from a server-side cursor."""
     check_range(start, end)
@@ -131,7 +132,7 @@ async def export_csv(
 
 
 async def latest_values_json(
-    conn: Any,
+    conn: AsyncConnection,
     *,
     bbox: tuple[float, float, float, float] | None,
     dma: str | None,
@@ -151,7 +152,7 @@ async def latest_values_json(
 
 
 async def quality_report(
-    conn: Any,
+    conn: AsyncConnection,
     *,
     start: datetime,
     end: datetime,

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import threading
 
+import psycopg
 import pytest
 
 from tests.integration.network.helpers import library_inp
 from waternet.errors import NotFound
 from waternet.isolation.service import isolation_engine
 from waternet.network import service
+
+
+def _db(url: str) -> str:
+    """The cache's identity of the database at ``url``."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    return f"{info.get('host')}:{info.get('port', 5432)}/{info['dbname']}"
 
 
 def test_cache_reuse_and_invalidation(db_url: str) -> None:
@@ -24,13 +31,13 @@ def test_cache_reuse_and_invalidation(db_url: str) -> None:
     second = service.load_active(db_url)  # new active version seen at once
     assert second.version_id == b and second is not first
     assert second.name == "Net3"
-    assert service.cached_versions() == [(db_url, b)]  # the old one was dropped
+    assert service.cached_versions() == [(_db(db_url), b)]  # the old one was dropped
     old = service.load_version(db_url, a)  # still loadable on demand
     assert old.version_id == a and old is not first
     assert service.load_active(db_url) is second
     service.activate(db_url, a)
     assert service.load_active(db_url) is old
-    assert service.cached_versions() == [(db_url, a)]
+    assert service.cached_versions() == [(_db(db_url), a)]
     with pytest.raises(NotFound):
         service.load_version(db_url, 999)
 

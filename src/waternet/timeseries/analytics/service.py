@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from waternet.config import get_settings
+from waternet.db.connect import AsyncConnection
 from waternet.errors import NotFound, ValidationFailed
 from waternet.timeseries import repository as repo
 from waternet.timeseries.analytics import balance as bal
@@ -49,7 +50,7 @@ def _meter_params(meta: dict[str, Any] | None) -> dict[str, Any]:
 
 
 async def _consumption_matrix(
-    conn: Any, meters: Sequence[dict[str, Any]], edges: list[datetime]
+    conn: AsyncConnection, meters: Sequence[dict[str, Any]], edges: list[datetime]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
     """Per meter x bucket: volume (NaN unknown), estimated, flags."""
     ids = [m["id"] for m in meters]
@@ -83,7 +84,7 @@ async def _consumption_matrix(
 
 
 async def meter_consumption(
-    conn: Any,
+    conn: AsyncConnection,
     *,
     start: datetime,
     end: datetime,
@@ -116,7 +117,7 @@ async def meter_consumption(
 
 
 async def dma_balance(
-    conn: Any, *, dma: str, start: datetime, end: datetime, step: str = "hour"
+    conn: AsyncConnection, *, dma: str, start: datetime, end: datetime, step: str = "hour"
 ) -> dict[str, Any]:
     check_range(start, end, max_days=31 if step == "hour" else 366)
     edges = bucket_edges(start, end, step)
@@ -182,7 +183,7 @@ async def dma_balance(
 
 
 async def night_flow(
-    conn: Any, *, dma: str, first: date, last: date, window: int = 7
+    conn: AsyncConnection, *, dma: str, first: date, last: date, window: int = 7
 ) -> dict[str, Any]:
     if (
         last < first
