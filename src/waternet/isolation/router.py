@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from waternet.auth.deps import require_roles
 from waternet.db.deps import database_url
 from waternet.isolation import service
-from waternet.isolation.schemas import PlanRequest
+from waternet.isolation.schemas import CriticalityOut, PlanOut, PlanRequest
 from waternet.network import service as network_service
 
 router = APIRouter(prefix="/api/v1/isolation", tags=["isolation"])
@@ -25,7 +25,7 @@ PLANNERS = require_roles("dispatcher", "analyst", "crew")
 RANKERS = require_roles("dispatcher", "analyst")
 
 
-@router.post("/plans")
+@router.post("/plans", response_model=PlanOut, response_model_exclude_unset=True)
 def create_plan(
     body: PlanRequest, request: Request, _p: Annotated[Any, Depends(PLANNERS)]
 ) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def create_plan(
     )
 
 
-@router.get("/criticality")
+@router.get("/criticality", response_model=CriticalityOut, response_model_exclude_unset=True)
 def criticality(
     request: Request,
     _p: Annotated[Any, Depends(RANKERS)],
