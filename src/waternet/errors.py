@@ -1,7 +1,33 @@
 """The error hierarchy. Every error raised on purpose by waternet derives from WaternetError.
 
-The HTTP mapping lives in one place: ``waternet.api.errors``. Pure modules raise these too, so
-that a CLI or the API can report them the same way.
+The HTTP mapping lives in one place: ``waternet.api.errors`` (status per class, one error body);
+the CLI prints them in one place: ``waternet.cli.report_error``. Pure modules raise these too, so
+that a CLI or the API can report them the same way. ``code`` is the stable machine-readable
+reason (the ``error`` field of an HTTP error body)::
+
+    WaternetError (error)                                   500
+    ├── ConfigError (config_error)                          500
+    ├── ValidationFailed (validation_failed)                422
+    ├── NotFound (not_found)                                404
+    ├── Conflict (conflict)                                 409
+    ├── AuthError (unauthorized)                            401
+    ├── Forbidden (forbidden)                               403
+    ├── ServiceUnavailable (service_unavailable)            503
+    │   └── SpoolFull (ingest.spool)                        the database is down and the local
+    │                                                       spool is full: retry later
+    └── DecodeError (decode_error, ``reason`` refines it)   400
+        └── BadInput (ingest.formats.mqtt)                  a payload refused with a reject
+                                                            reason; the parsers turn it into a
+                                                            quarantine record, it never leaves
+                                                            ``ingest.formats``
+
+    ProtocolError (ingest.mqtt.wire, internal to the MQTT session; not a WaternetError yet)
+
+Rule: an exception class that waternet defines derives from one of these, so that whatever
+escapes a package is reported the same way by the API and the CLI. Exceptions of libraries
+(psycopg, pydantic, FastAPI) are mapped at the edge: ``waternet.api.errors`` answers
+``psycopg.DataError`` with 422, ``psycopg.OperationalError`` (database unreachable) with 503 and
+anything unexpected with 500, never echoing their text to clients.
 """
 
 from __future__ import annotations

@@ -122,6 +122,7 @@ def browser() -> Iterator[Any]:
 
 def test_map_shows_pipes_and_a_clicked_pipe_plan(browser: Any, server: tuple[str, str]
                                                   ) -> None:
+    from waternet.isolation.service import isolation_engine
     from waternet.network import service
     base, db_url = server
     page = browser.new_page(viewport={"width": 1440, "height": 900})
@@ -165,7 +166,7 @@ def test_map_shows_pipes_and_a_clicked_pipe_plan(browser: Any, server: tuple[str
     targets = page.evaluate(PIPE_TARGETS_JS)
     target = None
     for t in targets:
-        plan = loaded.engine.plan(pipe=t["id"])
+        plan = isolation_engine(loaded).plan(pipe=t["id"])
         if plan.valves_to_close and plan.consequences and plan.consequences.customers:
             target, want = t, plan
             break
@@ -198,7 +199,7 @@ def test_map_shows_pipes_and_a_clicked_pipe_plan(browser: Any, server: tuple[str
         " && document.querySelector('#tab-plan').textContent.includes('reported stuck')",
         timeout=20000,
     )
-    regrown = loaded.engine.plan(pipe=target["id"], stuck=[stuck])
+    regrown = isolation_engine(loaded).plan(pipe=target["id"], stuck=[stuck])
     listed = page.eval_on_selector_all("#plan-valves li.step", VALVES_JS)
     assert listed == regrown.valves_to_close
     assert errors == []

@@ -6,14 +6,16 @@ import asyncio
 import contextlib
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from waternet.api.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -29,7 +31,11 @@ async def _broker_reachable(host: str, port: int) -> bool:
     return True
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready (which checks failed)"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -48,6 +54,6 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

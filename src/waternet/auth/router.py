@@ -6,25 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
 
 from waternet.auth import service
 from waternet.auth.deps import ANY_ROLE, require_roles
 from waternet.auth.models import Principal
+from waternet.auth.schemas import Me, Token
 from waternet.db.deps import DbConn
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
-
-
-class Token(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int
-
-
-class Me(BaseModel):
-    name: str
-    role: str
 
 
 @router.post("/token", response_model=Token)

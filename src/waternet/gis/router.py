@@ -12,19 +12,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from waternet.auth.deps import require_roles
 from waternet.db.deps import db_pool
 from waternet.errors import ValidationFailed
 from waternet.gis import service
 from waternet.gis.layers import MAX_FEATURES, MAX_ZOOM, check_bbox
+from waternet.gis.schemas import LayerCollection
 from waternet.network import service as network_service
 from waternet.network.schemas import PickOut
 
 router = APIRouter(prefix="/api/v1/network", tags=["map"])
 
 READERS = require_roles("dispatcher", "analyst", "crew", "service")
+
+
+class GeoJSONResponse(JSONResponse):
+    media_type = "application/geo+json"
 
 
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -39,7 +44,7 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 
 @router.get("/layers/{layer}", dependencies=[Depends(READERS)],
-            responses={200: {"content": {"application/geo+json": {}}}})
+            response_model=LayerCollection, response_class=GeoJSONResponse)
 async def get_layer(
     layer: str,
     request: Request,

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
 
 from waternet.auth.deps import require_roles
 from waternet.db.connect import API_APP_NAME
@@ -17,20 +16,13 @@ from waternet.db.deps import DbConn
 from waternet.errors import AuthError, ServiceUnavailable
 from waternet.ingest import repository, service
 from waternet.ingest.formats import platforms
+from waternet.ingest.schemas import PushAck, QuarantineGroup
 from waternet.ingest.spool import SpoolFull
 from waternet.ingest.writer import Writer
 
-router = APIRouter(tags=["telemetry"])
+router = APIRouter(prefix="/api/v1/ingest", tags=["telemetry"])
 READERS = require_roles("dispatcher", "analyst", "service", "crew")
 WRITERS = require_roles("service")
-
-
-class PushAck(BaseModel):
-    result: str = "ok"
-    stored: int
-    duplicates: int
-    quarantined: int
-    spooled: int
 
 
 def _push_writer(request: Request) -> tuple[Writer, threading.Lock]:
@@ -63,14 +55,16 @@ async def _store_push(request: Request, platform: str) -> PushAck:
 
 
 @router.get(
-    "/api/v1/ingest/quarantine", dependencies=[Depends(require_roles("analyst", "service"))]
+    "/quarantine",
+    response_model=list[QuarantineGroup],
+    dependencies=[Depends(require_roles("analyst", "service"))],
 )
 async def quarantine_summary(conn: DbConn) -> list[dict[str, Any]]:
     """Quarantined input by reason and source."""
     return await repository.quarantine_summary(conn)
 
 
-@router.post("/api/v1/ingest/ctwing", response_model=PushAck)
+@router.post("/ctwing", response_model=PushAck)
 async def ctwing_push(request: Request, key: Annotated[str, Query(max_length=200)]) -> PushAck:
     """CTWing/AEP subscription push. Authenticated by the key configured in the push URL
     (WATERNET_CTWING_KEY). Answers 200 only once the readings are durable."""
@@ -80,7 +74,7 @@ async def ctwing_push(request: Request, key: Annotated[str, Query(max_length=200
     return await _store_push(request, "ctwing")
 
 
-@router.get("/api/v1/ingest/onenet", response_class=PlainTextResponse)
+@router.get("/onenet", response_class=PlainTextResponse)
 async def onenet_verify(
     request: Request,
     msg: Annotated[str, Query(max_length=1000)],
@@ -96,7 +90,7 @@ async def onenet_verify(
     return msg
 
 
-@router.post("/api/v1/ingest/onenet", response_model=PushAck)
+@router.post("/onenet", response_model=PushAck)
 async def onenet_push(request: Request) -> PushAck:
     """OneNET data push (both SDK formats), authenticated by its signature (WATERNET_ONENET_TOKEN).
     A push with a bad signature is quarantined as evidence and refused with 401."""

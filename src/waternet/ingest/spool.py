@@ -15,6 +15,7 @@ import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from waternet.errors import ServiceUnavailable
 from waternet.ingest.pipeline import Incoming
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,9 @@ _HEAD = struct.Struct(">IHHIq")  # crc32, source len, topic len, payload len, re
 _MAGIC = b"WNSPOOL1"
 
 
-class SpoolFull(Exception):
-    """The spool reached its bound: stop acknowledging until the database returns."""
+class SpoolFull(ServiceUnavailable):
+    """The spool reached its bound: stop acknowledging until the database returns (a
+    ``ServiceUnavailable``: should it escape, the API answers 503 and the CLI reports it)."""
 
 
 class Spool:

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from waternet.auth.deps import require_roles
 from waternet.db.deps import db_pool
 from waternet.isolation import service
-from waternet.isolation.schemas import PlanRequest
+from waternet.isolation.schemas import CriticalityOut, PlanOut, PlanRequest
 from waternet.network import service as network_service
 
 router = APIRouter(prefix="/api/v1/isolation", tags=["isolation"])
@@ -26,7 +26,7 @@ PLANNERS = require_roles("dispatcher", "analyst", "crew")
 RANKERS = require_roles("dispatcher", "analyst")
 
 
-@router.post("/plans")
+@router.post("/plans", response_model=PlanOut, response_model_exclude_unset=True)
 async def create_plan(
     body: PlanRequest, request: Request, _p: Annotated[Any, Depends(PLANNERS)]
 ) -> dict[str, Any]:
@@ -48,7 +48,7 @@ async def create_plan(
     )
 
 
-@router.get("/criticality")
+@router.get("/criticality", response_model=CriticalityOut, response_model_exclude_unset=True)
 async def criticality(
     request: Request,
     _p: Annotated[Any, Depends(RANKERS)],

@@ -12,12 +12,12 @@ from waternet.db.deps import DbConn, db_pool
 from waternet.sensors import service
 from waternet.sensors.schemas import Registered, SensorIn, SensorOut
 
-router = APIRouter(tags=["sensors"])
+router = APIRouter(prefix="/api/v1/sensors", tags=["sensors"])
 READERS = require_roles("dispatcher", "analyst", "service", "crew")
 WRITERS = require_roles("service")
 
 
-@router.post("/api/v1/sensors", response_model=Registered, dependencies=[Depends(WRITERS)])
+@router.post("", response_model=Registered, dependencies=[Depends(WRITERS)])
 async def register_sensors(
     request: Request, sensors: Annotated[list[SensorIn], Body(min_length=1, max_length=100_000)]
 ) -> Registered:
@@ -29,7 +29,7 @@ async def register_sensors(
 
 
 @router.post(
-    "/api/v1/sensors/csv",
+    "/csv",
     response_model=Registered,
     dependencies=[Depends(WRITERS)],
     openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
@@ -44,7 +44,7 @@ async def register_sensors_csv(request: Request) -> Registered:
     return Registered(registered=n)
 
 
-@router.get("/api/v1/sensors", response_model=list[SensorOut], dependencies=[Depends(READERS)])
+@router.get("", response_model=list[SensorOut], dependencies=[Depends(READERS)])
 async def list_sensors(
     conn: DbConn,
     kind: Annotated[str | None, Query(max_length=2)] = None,
@@ -55,8 +55,6 @@ async def list_sensors(
     return await service.list_sensors(conn=conn, kind=kind, dma=dma, limit=limit, offset=offset)
 
 
-@router.get(
-    "/api/v1/sensors/{code}", response_model=SensorOut, dependencies=[Depends(READERS)]
-)
+@router.get("/{code}", response_model=SensorOut, dependencies=[Depends(READERS)])
 async def get_sensor(conn: DbConn, code: str) -> dict[str, Any]:
     return await service.get_sensor(conn=conn, code=code)

@@ -15,6 +15,14 @@ from waternet.db.deps import DbConn
 from waternet.errors import ValidationFailed
 from waternet.timeseries import service as svc
 from waternet.timeseries.analytics import service as bsvc
+from waternet.timeseries.schemas import (
+    BalanceOut,
+    ConsumptionOut,
+    LatestOut,
+    NightFlowOut,
+    QualityOut,
+    ReadingsOut,
+)
 from waternet.timeseries.times import check_range
 
 router = APIRouter(prefix="/api/v1", tags=["time series"])
@@ -41,7 +49,7 @@ def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return parts  # type: ignore[return-value,unused-ignore]
 
 
-@router.get("/sensors/{code}/readings", dependencies=[Depends(READERS)])
+@router.get("/sensors/{code}/readings", response_model=ReadingsOut, dependencies=[Depends(READERS)])
 async def get_readings(
     code: str,
     conn: DbConn,
@@ -55,7 +63,12 @@ async def get_readings(
     )
 
 
-@router.get("/sensors/{code}/readings.csv", dependencies=[Depends(ANALYSTS)])
+@router.get(
+    "/sensors/{code}/readings.csv",
+    dependencies=[Depends(ANALYSTS)],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 async def export_readings(
     code: str,
     request: Request,
@@ -82,7 +95,7 @@ async def export_readings(
     )
 
 
-@router.get("/latest", dependencies=[Depends(READERS)])
+@router.get("/latest", response_model=LatestOut, dependencies=[Depends(READERS)])
 async def get_latest(
     conn: DbConn,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
@@ -90,11 +103,12 @@ async def get_latest(
     kind: Annotated[str | None, Query(description="kind code (PT) or name (pressure)")] = None,
     limit: Annotated[int, Query(ge=1, le=50000)] = 20000,
 ) -> Response:
+    # JSON text built by the database: returned as is (LatestOut documents it)
     doc = await svc.latest_values_json(conn, bbox=_bbox(bbox), dma=dma, kind=kind, limit=limit)
     return Response(doc, media_type="application/json")
 
 
-@router.get("/dmas/{dma}/balance", dependencies=[Depends(ANALYSTS)])
+@router.get("/dmas/{dma}/balance", response_model=BalanceOut, dependencies=[Depends(ANALYSTS)])
 async def get_balance(
     dma: str,
     conn: DbConn,
@@ -105,7 +119,7 @@ async def get_balance(
     return await bsvc.dma_balance(conn, dma=dma, start=start, end=end, step=step)
 
 
-@router.get("/dmas/{dma}/night-flow", dependencies=[Depends(ANALYSTS)])
+@router.get("/dmas/{dma}/night-flow", response_model=NightFlowOut, dependencies=[Depends(ANALYSTS)])
 async def get_night_flow(
     dma: str,
     conn: DbConn,
@@ -116,7 +130,9 @@ async def get_night_flow(
     return await bsvc.night_flow(conn, dma=dma, first=first, last=last, window=window)
 
 
-@router.get("/meters/{code}/consumption", dependencies=[Depends(ANALYSTS)])
+@router.get(
+    "/meters/{code}/consumption", response_model=ConsumptionOut, dependencies=[Depends(ANALYSTS)]
+)
 async def get_meter_consumption(
     code: str,
     conn: DbConn,
@@ -127,7 +143,11 @@ async def get_meter_consumption(
     return await bsvc.meter_consumption(conn, code=code, start=start, end=end, step=step)
 
 
-@router.get("/customers/{customer}/consumption", dependencies=[Depends(ANALYSTS)])
+@router.get(
+    "/customers/{customer}/consumption",
+    response_model=ConsumptionOut,
+    dependencies=[Depends(ANALYSTS)],
+)
 async def get_customer_consumption(
     customer: str,
     conn: DbConn,
@@ -138,7 +158,7 @@ async def get_customer_consumption(
     return await bsvc.meter_consumption(conn, customer=customer, start=start, end=end, step=step)
 
 
-@router.get("/quality", dependencies=[Depends(ANALYSTS)])
+@router.get("/quality", response_model=QualityOut, dependencies=[Depends(ANALYSTS)])
 async def get_quality(
     conn: DbConn,
     start: From,

@@ -64,7 +64,7 @@ def check(resp: Any, where: str) -> None:
     assert resp.status_code < 500, f"{where}: {resp.status_code} {resp.text[:300]}"
     if resp.status_code in REFUSALS:
         body = resp.json()
-        assert body.get("error") or body.get("detail"), f"{where}: unclear refusal {body}"
+        assert set(body) == {"error", "message", "details"}, f"{where}: unclear refusal {body}"
     else:
         assert resp.status_code == 200, f"{where}: unexpected {resp.status_code} {resp.text[:200]}"
 

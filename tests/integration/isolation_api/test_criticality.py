@@ -11,14 +11,16 @@ URL = "/api/v1/isolation/criticality"
 
 def test_ranking_matches_the_engine_and_is_cached(iso_api: Api, loaded: Any) -> None:
     from waternet.isolation.criticality import rank_segments
+    from waternet.isolation.service import isolation_engine
 
     r = iso_api.client.get(URL, params={"limit": 10}, headers=iso_api.headers("analyst"))  # type: ignore[attr-defined]
     assert r.status_code == 200, r.text
     body = r.json()
     ranking = body["ranking"]
     assert len(ranking) == 10
-    assert body["segments"] == loaded.engine.segments.n_segments
-    want = rank_segments(loaded.engine, limit=10)
+    engine = isolation_engine(loaded)
+    assert body["segments"] == engine.segments.n_segments
+    want = rank_segments(engine, limit=10)
     assert [x["segment"] for x in ranking] == [w.segment for w in want]
     assert [x["rank"] for x in ranking] == list(range(1, 11))
     keys = [(x["critical_customers"], x["customers"], x["nodes_out"], x["links_out"])
@@ -30,8 +32,8 @@ def test_ranking_matches_the_engine_and_is_cached(iso_api: Api, loaded: Any) -> 
         if row["pipes"]:
             link = loaded.model.link(row["pipes"][0])
             assert link.kind == "pipe"
-            seg = loaded.engine.segments.elem_segment[
-                loaded.engine.topology.n_nodes + loaded.engine.topology.link_index[link.id]]
+            seg = engine.segments.elem_segment[
+                engine.topology.n_nodes + engine.topology.link_index[link.id]]
             assert int(seg) == row["segment"]
     best = body["best_new_valve"]
     assert best is not None and best["segment"] == ranking[0]["segment"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from tests.conftest import Api
 from waternet.gis.service import spatial_index
+from waternet.isolation import service
 from waternet.isolation.service import isolation_engine
 
 PLANS = "/api/v1/isolation/plans"
@@ -49,6 +51,21 @@ def test_plan_equals_the_engine_plan(iso_api: Api, loaded: Any) -> None:
         flags = [c["critical"] for c in plan["affected_customers"]]
         assert flags == sorted(flags, reverse=True)
         assert all("address" in c for c in plan["affected_customers"])
+
+
+def test_the_response_model_keeps_the_plan_as_computed(iso_api: Api, loaded: Any) -> None:
+    """PlanOut neither drops nor adds a key: the body is burst_plan()'s dict, what-if included."""
+    pipe = _pipes_with_customers(loaded, 1)[0]
+    for body, kw in (
+        ({"pipe": pipe, "what_if": True}, {"pipe": pipe, "what_if": True}),
+        ({"node": loaded.model.pipes[3].start}, {"node": loaded.model.pipes[3].start}),
+    ):
+        r = _post(iso_api, body)
+        assert r.status_code == 200, r.text
+        assert r.json() == json.loads(json.dumps(service.burst_plan(loaded, **kw)))
+    r = iso_api.client.get("/api/v1/isolation/criticality", params={"limit": 5},  # type: ignore[attr-defined]
+                           headers=iso_api.headers("analyst"))
+    assert r.json() == json.loads(json.dumps(service.criticality(loaded, limit=5)))
 
 
 def test_geojson_is_lonlat_and_complete(iso_api: Api, loaded: Any) -> None:
@@ -137,7 +154,9 @@ def test_bad_bodies_are_422_with_a_message(iso_api: Api, body: dict[str, Any], n
                                            ) -> None:
     r = _post(iso_api, body)
     assert r.status_code == 422, r.text
-    assert needle in r.text
+    got = r.json()
+    assert got["error"] == "validation_failed" and set(got) == {"error", "message", "details"}
+    assert any(needle in d["problem"] for d in got["details"]), got
 
 
 def test_unknown_stuck_valve_and_non_pipe_link_are_422(iso_api: Api, loaded: Any) -> None:

@@ -56,6 +56,7 @@ def fuzz(client: Any, strategy: st.SearchStrategy[Any], name: str) -> None:
         if resp.status_code != 200:
             assert resp.status_code in {400, 401, 403, 404, 422}, name
             body = resp.json()
-            assert body.get("error") or body.get("detail"), f"{name}: {body}"
+            assert set(body) == {"error", "message", "details"}, f"{name}: {body}"
+            assert all(isinstance(d.get("problem"), str) for d in body["details"]), body
 
     run()

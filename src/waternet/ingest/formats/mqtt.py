@@ -95,12 +95,12 @@ class ParseResult:
         self.events.extend(other.events)
 
 
-class BadInput(Exception):
-    """Internal: carries a reject reason out of a helper."""
+class BadInput(DecodeError):
+    """A payload refused with a reject ``reason``: carries it out of a helper. The parsers of
+    ``ingest.formats`` turn it into a ``Reject`` (never raised past them)."""
 
     def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
+        super().__init__(detail, reason=reason)
         self.detail = detail
 
 
@@ -244,11 +244,8 @@ def frame_readings(
                 source))
         else:
             raise BadInput(Reason.UNKNOWN_FRAME, "neither a CJ/T 188 nor a WN1 frame")
-    except DecodeError as exc:
+    except DecodeError as exc:  # a codec's refusal, or our own BadInput
         result.rejects.append(Reject(exc.reason, exc.message, cap(frame), sensor_code,
-                                     source=source))
-    except BadInput as bad:
-        result.rejects.append(Reject(bad.reason, bad.detail, cap(frame), sensor_code,
                                      source=source))
     except Exception as exc:  # defensive: a decoder bug must not crash the worker
         result = ParseResult(rejects=[Reject(Reason.INTERNAL_ERROR,
