@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     from waternet.auth.router import router as auth_router
+    from waternet.gis.router import router as map_router
     from waternet.ingest.router import router as telemetry_router
     from waternet.isolation.router import router as isolation_router
     from waternet.network.router import router as network_router
@@ -93,6 +94,7 @@ def _include_routers(app: FastAPI) -> None:
         telemetry_router,
         query_router,
         network_router,
+        map_router,
         isolation_router,
         web_router,
     ):
