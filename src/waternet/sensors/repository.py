@@ -20,6 +20,8 @@ SENSOR_COLUMNS = (
     "imei",
     "model",
     "status",
+    "lon",
+    "lat",
 )
 
 UPSERT_SENSOR = f"""
