@@ -1,5 +1,5 @@
 """Network versions: import (all-or-nothing), activation, and loading into memory with a
-per-process cache (see /tmp/network_api.md, docs/network.md "Versions and the API").
+per-process cache (see docs/network.md "Versions, storage and the API").
 
 Functions are synchronous and take the database URL; each owns its transaction. The cache
 holds loaded versions by (url, version id); :func:`load_active` checks the active version's
