@@ -72,6 +72,8 @@ def _position(model: Any, element: str) -> tuple[float | None, float | None]:
 
 
 def register_sensors(settings: Settings, demo: Any) -> int:
+    """Register the fleet's sensors, and the flow meters on each DMA's boundary (the water
+    balance of a DMA sums them)."""
     from waternet.sensors import service as sensors_service
     assert settings.database_url
     records = []
@@ -90,7 +92,12 @@ def register_sensors(settings: Settings, demo: Any) -> int:
                 "lat": lat,
             }
         )
-    return sensors_service.register_sensors(settings.database_url, records)
+    n = sensors_service.register_sensors(settings.database_url, records)
+    published = {s.code for s in demo.sites}
+    meters = [(d.code, m.sensor, m.inflow) for d in demo.model.dmas
+              for m in d.boundary_meters if m.sensor in published]
+    sensors_service.register_boundary_meters(settings.database_url, meters)
+    return n
 
 
 def start(

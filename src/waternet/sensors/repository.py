@@ -38,6 +38,29 @@ def upsert_sensors(cur: Any, sensors: Sequence[dict[str, Any]]) -> int:
     return len(sensors)
 
 
+def unknown_codes(cur: Any, codes: Sequence[str]) -> list[str]:
+    cur.execute(
+        "SELECT c FROM unnest(%s::text[]) c WHERE NOT EXISTS "
+        "(SELECT 1 FROM sensors s WHERE s.code = c) ORDER BY c",
+        (list(codes),),
+    )
+    return [r["c"] if isinstance(r, dict) else r[0] for r in cur.fetchall()]
+
+
+def replace_boundary_meters(cur: Any, rows: Sequence[tuple[str, str, int]]) -> int:
+    """``(dma, sensor code, direction)`` rows: each DMA named gets exactly these meters."""
+    cur.execute(
+        "DELETE FROM dma_boundary_meters WHERE dma = ANY(%s::text[])",
+        (sorted({r[0] for r in rows}),),
+    )
+    cur.executemany(
+        "INSERT INTO dma_boundary_meters (dma, sensor_id, direction) "
+        "SELECT %s, id, %s FROM sensors WHERE code = %s",
+        [(dma, direction, code) for dma, code, direction in rows],
+    )
+    return len(rows)
+
+
 async def list_sensors(
     conn: AsyncConnection, *, kind: str | None, dma: str | None, limit: int, offset: int
 ) -> list[dict[str, Any]]:
