@@ -163,7 +163,12 @@ def _run_fleet(rt: DemoRuntime, settings: Settings, demo: Any, api_base: str, si
     try:
         result = run_scenario(cfg, demo.sites)
         stream = build_stream(
-            result, FleetConfig(seed=7, onenet_token=settings.onenet_token or DEMO_ONENET_TOKEN)
+            result,
+            FleetConfig(
+                seed=7,
+                onenet_token=settings.onenet_token or DEMO_ONENET_TOKEN,
+                meter_tz=settings.timezone,  # the zone ingest reads CJ/T 188 meter clocks in
+            ),
         )
     except Exception:  # the demo keeps serving the map even if the fleet cannot start
         log.exception("demo fleet could not be simulated")
