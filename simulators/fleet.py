@@ -47,6 +47,7 @@ class FleetConfig:
     ts_format: str = "mixed"  # "iso", "ms", or mixed (by sensor number)
     onenet_token: str = "waternet-sim-token"
     topic_prefix: str = ""  # prepended to every topic (test isolation only)
+    meter_tz: str = m.DEFAULT_METER_TZ  # CJ/T 188 meter clocks: local time of the utility
     faults: FaultPlan = field(default_factory=FaultPlan)
     ingest: IngestModel = field(default_factory=IngestModel)
     seed: int = 0
@@ -237,7 +238,8 @@ def _meter_drafts(result: ScenarioResult, config: FleetConfig, base_ms: int) -> 
                 vol = float(np.interp(t, times, register))
                 ts = base_ms + t * 1000
                 frame = m.encode_cjt188(address=s.address, volume_m3=vol, ts_ms=ts,
-                                        di_order=di, preamble=number % 3 != 0)
+                                        di_order=di, preamble=number % 3 != 0,
+                                        meter_tz=config.meter_tz)
                 drafts.append(m.Draft(ts / 1000 + jitter, "raw", f"{pre}waternet/v1/raw/{s.code}",
                                       [m.Reading(s.code, ts, m.cjt188_value(vol), at_ms=ts)],
                                       frame))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from waternet.ingest.codecs import cjt188, wnframe
 
@@ -21,6 +22,7 @@ STORED = "stored"
 QUARANTINED = "quarantined"
 DUPLICATE = "duplicate"
 OUTCOMES = (STORED, QUARANTINED, DUPLICATE)
+DEFAULT_METER_TZ = "Asia/Shanghai"  # waternet's default WATERNET_TIMEZONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +90,14 @@ def encode_batch(readings: list[tuple[str, int, float, bool]]) -> bytes:
 
 
 def encode_cjt188(*, address: str, volume_m3: float, ts_ms: int, di_order: str,
-                  preamble: bool) -> bytes:
-    """A CJ/T 188 901F read reply; the meter clock (UTC) is the reading time."""
+                  preamble: bool, meter_tz: str = DEFAULT_METER_TZ) -> bytes:
+    """A CJ/T 188 901F read reply; the meter clock is the reading time as local wall-clock time
+    in ``meter_tz`` with no zone (CJ/T 188 meters keep local time; ingest reads the clock in the
+    utility's zone, ``WATERNET_TIMEZONE``)."""
     return cjt188.encode_read_reply(
         address=address, volume_m3=volume_m3, settlement_m3=None,
-        meter_time=datetime.fromtimestamp(ts_ms // 1000, UTC), status=0, di_order=di_order,
-        preamble=preamble)
+        meter_time=datetime.fromtimestamp(ts_ms // 1000, UTC), meter_tz=ZoneInfo(meter_tz),
+        status=0, di_order=di_order, preamble=preamble)
 
 
 def cjt188_value(volume_m3: float) -> float:

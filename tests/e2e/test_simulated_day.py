@@ -25,6 +25,7 @@ from waternet.sensors import service as sensors_service
 CTWING_KEY = "e2e-ctwing-key"
 ONENET_TOKEN = "e2e-onenet-token"
 BURST_AT_S = 14 * 3600
+RAW_INTERVAL_S = 3600  # CJ/T 188 meters on MQTT read their register on the hour
 
 
 def test_simulated_day_matches_ground_truth(db_url: str, mqtt_url: str, tmp_path: Path) -> None:
@@ -46,7 +47,8 @@ def test_simulated_day_matches_ground_truth(db_url: str, mqtt_url: str, tmp_path
     result = run_scenario(cfg, demo.sites)
     stream = build_stream(
         result,
-        FleetConfig(seed=11, faults=FaultPlan.every(3), onenet_token=ONENET_TOKEN),
+        FleetConfig(seed=11, faults=FaultPlan.every(3), onenet_token=ONENET_TOKEN,
+                    raw_interval_s=RAW_INTERVAL_S),
     )
     truth = stream.truth()
     assert set(truth["faults"]["counts"]) == {
@@ -95,6 +97,10 @@ def test_simulated_day_matches_ground_truth(db_url: str, mqtt_url: str, tmp_path
     assert got["stored"] == expected["stored"]
     assert got["quarantine"] == expected["quarantined_by_reason"]
     _assert_burst_visible(db_url, result, start)
+    faulted = {f["sensor"] for f in stream.faults if "sensor" in f}
+    raw = [s.code for s in result.sites
+           if s.transport == "mqtt-raw" and s.code not in faulted]
+    _assert_meter_clock_times(db_url, raw, start)
 
 
 def _burst_pipe(demo: object) -> str:
@@ -123,3 +129,19 @@ def _assert_burst_visible(db_url: str, result: object, start: datetime) -> None:
             ).fetchone()
             assert before is not None and after is not None, code
             assert before - after > 1.0, (code, before, after)
+
+
+def _assert_meter_clock_times(db_url: str, codes: list[str], start: datetime) -> None:
+    """CJ/T 188 meter clocks are local time without a zone: a register read at instant T is
+    stored at T (UTC), not 8 hours off. The instants are the test's own: the scenario start and
+    every RAW_INTERVAL_S of the simulated day."""
+    assert codes
+    want = {start + timedelta(seconds=t) for t in range(0, 86400 + 1, RAW_INTERVAL_S)}
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT s.code, r.ts FROM readings r JOIN sensors s ON s.id = r.sensor_id "
+            "WHERE s.code = ANY(%s)", (codes,)).fetchall()
+    assert len(rows) > len(codes)
+    stray = sorted({(code, ts.astimezone(UTC)) for code, ts in rows} -
+                   {(code, t) for code in codes for t in want})
+    assert not stray, stray[:5]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,21 +15,32 @@ from waternet.errors import ConfigError
 users_app = typer.Typer(help="Manage users and roles.", no_args_is_help=True)
 
 
+DEMO_DATABASE_URL_FILE = "demo-database-url"
+
+
 def require_db_url() -> str:
-    url = get_settings().database_url
-    if not url:
-        raise ConfigError(
-            "WATERNET_DATABASE_URL is not set (e.g. postgresql://user@127.0.0.1:5432/waternet); "
-            "`waternet demo` starts an embedded database instead"
-        )
-    return url
+    """``WATERNET_DATABASE_URL``, else the database of a ``waternet demo`` running on the same
+    state dir (it writes its URL to ``<state dir>/demo-database-url``), with a note on stderr."""
+    settings = get_settings()
+    if settings.database_url:
+        return settings.database_url
+    path = settings.state_dir / DEMO_DATABASE_URL_FILE
+    url = path.read_text().strip() if path.is_file() else ""
+    if url:
+        typer.echo(f"WATERNET_DATABASE_URL is not set: using the running demo's database {url} "
+                   f"(from {path})", err=True)
+        return url
+    raise ConfigError(
+        "WATERNET_DATABASE_URL is not set (e.g. postgresql://user@127.0.0.1:5432/waternet); "
+        "`waternet demo` starts an embedded database instead"
+    )
 
 
-def setup_logging() -> None:
+def setup_logging(*, log_file: Path | None = None) -> None:
     from waternet.logs import configure_logging
 
     s = get_settings()
-    configure_logging(level=s.log_level, json_logs=s.log_json)
+    configure_logging(level=s.log_level, json_logs=s.log_json, log_file=log_file)
 
 
 def migrate(

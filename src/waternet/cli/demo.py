@@ -42,7 +42,10 @@ def demo(
     if size not in ("small", "medium", "large"):
         raise ConfigError("--size must be small, medium or large")
 
-    setup_logging()
+    # the terminal keeps the short lines below; access and application logs go to the file
+    log_file = get_settings().state_dir / "logs" / "demo.log"
+    setup_logging(log_file=log_file)
+    typer.echo(f"logs: {log_file}")
     asyncio.run(_run_demo(port=port, duration=duration, size=size))
 
 
@@ -51,6 +54,7 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
 
     from waternet.api.app import create_app
     from waternet.auth import service as auth_service
+    from waternet.cli.core import DEMO_DATABASE_URL_FILE
     from waternet.db import migrate
     from waternet.db.aconnect import aconnect
     from waternet.demo import runtime as demo_city
@@ -61,6 +65,7 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
     pg = None
     broker = None
     runtime = None
+    url_file = state_dir / DEMO_DATABASE_URL_FILE
     try:
         if not settings.database_url:
             pg = await asyncio.to_thread(start_postgres, state_dir)
@@ -78,6 +83,12 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
         assert settings.database_url
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
         typer.echo("database migrated")
+        typer.echo(f"database URL: {settings.database_url} (other waternet commands on this "
+                   f"state dir use it while the demo runs)")
+        # `waternet users add` and friends find the demo's database through this file
+        state_dir.mkdir(parents=True, exist_ok=True)
+        url_file.write_text(settings.database_url + "\n")
+        url_file.chmod(0o600)
         password = _demo_password(state_dir)
         async with aconnect(settings.database_url) as conn:
             await auth_service.add_user(conn, name=DEMO_USER, password=password, role="dispatcher")
@@ -114,6 +125,7 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
         typer.echo("press Ctrl-C to stop")
         await server.serve()
     finally:
+        url_file.unlink(missing_ok=True)
         if runtime is not None:
             await asyncio.to_thread(runtime.shutdown)
         if broker is not None:

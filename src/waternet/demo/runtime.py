@@ -71,6 +71,8 @@ def _position(model: Any, element: str) -> tuple[float | None, float | None]:
 
 
 def register_sensors(settings: Settings, demo: Any) -> int:
+    """Register the fleet's sensors, and the flow meters on each DMA's boundary (the water
+    balance of a DMA sums them)."""
     from waternet.sensors import service as sensors_service
     assert settings.database_url
     records = []
@@ -89,7 +91,12 @@ def register_sensors(settings: Settings, demo: Any) -> int:
                 "lat": lat,
             }
         )
-    return sensors_service.register_sensors(settings.database_url, records)
+    n = sensors_service.register_sensors(settings.database_url, records)
+    published = {s.code for s in demo.sites}
+    meters = [(d.code, m.sensor, m.inflow) for d in demo.model.dmas
+              for m in d.boundary_meters if m.sensor in published]
+    sensors_service.register_boundary_meters(settings.database_url, meters)
+    return n
 
 
 def start(
@@ -156,7 +163,12 @@ def _run_fleet(rt: DemoRuntime, settings: Settings, demo: Any, api_base: str, si
     try:
         result = run_scenario(cfg, demo.sites)
         stream = build_stream(
-            result, FleetConfig(seed=7, onenet_token=settings.onenet_token or DEMO_ONENET_TOKEN)
+            result,
+            FleetConfig(
+                seed=7,
+                onenet_token=settings.onenet_token or DEMO_ONENET_TOKEN,
+                meter_tz=settings.timezone,  # the zone ingest reads CJ/T 188 meter clocks in
+            ),
         )
     except Exception:  # the demo keeps serving the map even if the fleet cannot start
         log.exception("demo fleet could not be simulated")

@@ -1,5 +1,5 @@
 """Network versions: import (all-or-nothing), activation, and loading into memory with the
-per-process cache (see docs/network.md "Versions and the API").
+per-process cache (see docs/network.md "Versions, storage and the API").
 
 The use cases are async, take a connection keyword-only (``*, conn``; the API passes one from
 the process's pool) and own their transactions: :func:`aimport_model`, :func:`aactivate`,

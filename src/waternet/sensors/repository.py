@@ -20,6 +20,8 @@ SENSOR_COLUMNS = (
     "imei",
     "model",
     "status",
+    "lon",
+    "lat",
 )
 
 UPSERT_SENSOR = f"""
@@ -37,6 +39,29 @@ async def upsert_sensors(conn: AsyncConnection, sensors: Sequence[dict[str, Any]
             UPSERT_SENSOR, [tuple(s.get(c) for c in SENSOR_COLUMNS) for s in sensors]
         )
     return len(sensors)
+
+
+def unknown_codes(cur: Any, codes: Sequence[str]) -> list[str]:
+    cur.execute(
+        "SELECT c FROM unnest(%s::text[]) c WHERE NOT EXISTS "
+        "(SELECT 1 FROM sensors s WHERE s.code = c) ORDER BY c",
+        (list(codes),),
+    )
+    return [r["c"] if isinstance(r, dict) else r[0] for r in cur.fetchall()]
+
+
+def replace_boundary_meters(cur: Any, rows: Sequence[tuple[str, str, int]]) -> int:
+    """``(dma, sensor code, direction)`` rows: each DMA named gets exactly these meters."""
+    cur.execute(
+        "DELETE FROM dma_boundary_meters WHERE dma = ANY(%s::text[])",
+        (sorted({r[0] for r in rows}),),
+    )
+    cur.executemany(
+        "INSERT INTO dma_boundary_meters (dma, sensor_id, direction) "
+        "SELECT %s, id, %s FROM sensors WHERE code = %s",
+        [(dma, direction, code) for dma, code, direction in rows],
+    )
+    return len(rows)
 
 
 async def list_sensors(

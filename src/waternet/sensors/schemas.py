@@ -43,5 +43,7 @@ class SensorOut(BaseModel):
     imei: str | None = None
     model: str | None = None
     status: str
+    lon: float | None = None
+    lat: float | None = None
     created_at: datetime
     updated_at: datetime

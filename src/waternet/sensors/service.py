@@ -135,6 +135,19 @@ def register_sensors(url: str, records: list[dict[str, Any]]) -> int:
     return asyncio.run(main())
 
 
+def register_boundary_meters(url: str, rows: list[tuple[str, str, int]]) -> int:
+    """Set the boundary flow meters of DMAs (what a DMA water balance sums): ``(dma, sensor
+    code, direction)`` with direction 1 when positive flow enters the DMA, -1 when it leaves.
+    The DMAs named lose their other boundary meters; the sensors must be registered."""
+    bad = [f"DMA {d!r}: direction must be 1 or -1" for d, _c, x in rows if x not in (1, -1)]
+    with psycopg.connect(url) as conn, conn.transaction(), conn.cursor() as cur:
+        bad += [f"unknown sensor {c!r}" for c in
+                repository.unknown_codes(cur, sorted({c for _d, c, _x in rows}))]
+        if bad:
+            raise ValidationFailed("bad boundary meters", details=bad)
+        return repository.replace_boundary_meters(cur, rows)
+
+
 async def list_sensors(
     *, conn: AsyncConnection, kind: str | None, dma: str | None, limit: int, offset: int
 ) -> list[dict[str, Any]]:

@@ -90,7 +90,7 @@ async def latest_json(
     cur = await conn.execute(
         """
         SELECT count(*) AS n, coalesce(json_agg(x), '[]')::text AS doc
-          FROM (SELECT s.code, s.kind, s.dma, s.lon, s.lat, l.ts, l.value, l.quality
+          FROM (SELECT s.code, s.kind, s.dma, s.lon, s.lat, l.ts, l.value, l.quality, s.unit
                   FROM latest_readings l JOIN sensors s ON s.id = l.sensor_id
                  WHERE (%(dma)s::text IS NULL OR s.dma = %(dma)s)
                    AND (%(kinds)s::text[] IS NULL OR s.kind = ANY(%(kinds)s::text[]))

@@ -139,7 +139,9 @@ async def latest_values_json(
     kind: str | None,
     limit: int = 20000,
 ) -> str:
-    """``{"count": n, "sensors": [...]}`` as JSON text (built by the database)."""
+    """``{"count": n, "sensors": [...]}`` as JSON text (built by the database). Each sensor:
+    code, kind, dma, lon, lat (WGS84, as registered; null when none), ts, value, quality and
+    unit."""
     count, doc = await repo.latest_json(
         conn,
         bbox=bbox,

@@ -107,6 +107,22 @@ def test_layers_by_bbox_and_zoom(city: tuple[Api, Any]) -> None:
                           params={"bbox": "1,2,3", "zoom": 3}).status_code == 422
 
 
+def test_empty_view_is_an_empty_collection(city: tuple[Api, Any]) -> None:
+    """A view with nothing in it (beside the city, or zero-width) at map zooms: 200 and an
+    empty FeatureCollection for every layer, the DMA polygons included."""
+    api, (_vid, model) = city
+    b = model.summary()["bounds_lonlat"]
+    beside = f"{b[2] + 0.05},{b[3] + 0.05},{b[2] + 0.06},{b[3] + 0.06}"
+    for zoom in (8, 12, 16):
+        for layer in ("pipes", "junctions", "valves", "hydrants", "customers", "sensors",
+                      "dmas"):
+            doc = get(api, f"/api/v1/network/layers/{layer}", bbox=beside, zoom=zoom)
+            assert doc["type"] == "FeatureCollection"
+            assert doc["features"] == [] and doc["total"] == 0, (layer, zoom)
+    line = f"{b[2] + 0.05},{b[1]},{b[2] + 0.05},{b[3]}"
+    assert get(api, "/api/v1/network/layers/customers", bbox=line, zoom=12)["features"] == []
+
+
 def test_large_network_never_sent_whole(api: Api) -> None:
     syn = synthetic_network(12_000, seed=3)
     model = syn.to_model()

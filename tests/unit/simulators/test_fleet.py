@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from simulators.faults import FAULT_TYPES, FaultPlan, IngestModel
@@ -13,6 +14,7 @@ from simulators.fleet import FleetConfig, Stream, build_stream, iter_messages
 from simulators.hydraulics import ScenarioResult
 from simulators.messages import DUPLICATE, QUARANTINED, STORED, Message
 
+from waternet.ingest.codecs import cjt188
 from waternet.ingest.formats import platforms
 from waternet.ingest.formats.mqtt import parse_message
 from waternet.ingest.validation import SensorSpec, validate
@@ -20,6 +22,8 @@ from waternet.sensors.catalogue import default as catalogue
 
 Row = tuple[str | None, int | None, float | None, str, str | None]
 
+
+UTILITY_TZ = ZoneInfo("Asia/Shanghai")  # WATERNET_TIMEZONE by default
 
 def _ingest_like(stream: Stream, result: ScenarioResult, model: IngestModel,
                  token: str) -> list[list[Row]]:
@@ -39,7 +43,8 @@ def _ingest_like(stream: Stream, result: ScenarioResult, model: IngestModel,
             res = platforms.parse_onenet(msg.payload, token=token, max_bytes=1 << 20,
                                          lookup=lookup)
         else:
-            res = parse_message(msg.target, msg.payload, max_bytes=1 << 20)
+            # as the worker does: CJ/T 188 meter clocks read in the utility's zone
+            res = parse_message(msg.target, msg.payload, max_bytes=1 << 20, meter_tz=UTILITY_TZ)
         rows: list[Row] = [(r.sensor_code, None, None, QUARANTINED, str(r.reason))
                            for r in res.rejects]
         for r in res.readings:
@@ -180,3 +185,17 @@ def test_timestamp_formats(net3_burst: ScenarioResult, fmt: str) -> None:
     msg = next(m for m in stream.messages if m.kind == "telemetry")
     ts = json.loads(msg.payload)["ts"]
     assert isinstance(ts, str if fmt == "iso" else int)
+
+
+def test_cjt188_meter_clock_is_local_wall_time(net3_burst: ScenarioResult) -> None:
+    """CJ/T 188 meters keep local time without a zone: the clock in each simulated frame is
+    the wall-clock time of the utility's zone when the meter read (it sends up to 30 s later),
+    not UTC."""
+    stream = build_stream(net3_burst, FleetConfig(seed=3))
+    raw = [msg for msg in stream.messages if msg.kind == "raw"]
+    assert raw
+    for msg in raw:
+        clock = cjt188.decode(msg.payload).meter_time
+        assert clock is not None
+        sent = datetime.fromtimestamp(msg.send_at, UTC).astimezone(UTILITY_TZ)
+        assert 0 <= (sent.replace(tzinfo=None) - clock).total_seconds() <= 31, (sent, clock)
