@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     maintenance_hours: float = Field(default=6.0, gt=0, description="Retention/partition job")
     ctwing_key: str | None = Field(default=None, description="Key in CTWing push URLs ?key=")
 
+    # jobs process (waternet jobs)
+    jobs_http_port: int = Field(default=8001, ge=0, le=65535, description="Jobs health port")
+    jobs_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait before retrying a failing job"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_db_url(cls, v: str | None) -> str | None:

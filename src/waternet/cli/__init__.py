@@ -18,10 +18,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from waternet.cli import core, demo
+    from waternet.cli import core, demo, jobs_cmds
     from waternet.cli import ingest_cmds as telemetry_cmds
     core.register(app)
     demo.register(app)
+    jobs_cmds.register(app)
     telemetry_cmds.register(app)
     for name in ("waternet.cli.isolation_cmds", "waternet.cli.network_cmds", "simulators.cli"):
         import importlib
