@@ -80,6 +80,11 @@ class Writer:
     def _note_latest(self, rows: list[Row]) -> None:
         _newest(self._latest, rows)
 
+    @property
+    def latest_pending(self) -> bool:
+        """Committed readings whose latest values are not written yet."""
+        return bool(self._latest)
+
     def _latest_due(self) -> bool:
         return bool(self._latest) and time.monotonic() - self._latest_at >= LATEST_EVERY_S
 
