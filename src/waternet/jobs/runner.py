@@ -99,8 +99,12 @@ class Runner:
                     log.warning("job cancelled at shutdown", extra={"job": name})
                 elif isinstance(result, BaseException):
                     log.error("job ended with an error", extra={"job": name}, exc_info=result)
-        for st in self.status.values():
+        for job in self.jobs:
+            st = self.status[job.name]
+            ran_here = job.name in self._held if job.singleton else st.last_started is not None
             st.state, st.next_run = "stopped", None
+            if ran_here:  # the row is this process's: say it stopped (a held row is not ours)
+                await self._save(st)
         for conn in [*self._locks.values(), self._status_conn]:
             if conn is not None:
                 with contextlib.suppress(Exception):  # closing a broken connection
