@@ -111,7 +111,12 @@ async def test_two_jobs_processes_share_the_singleton_jobs(
         expected = "stopped" if ran_maintenance == leader else "ok"
         assert status["maintenance"]["state"] == expected
         assert status["maintenance"]["process"].endswith(f":{procs[ran_maintenance].pid}")
-        assert status["rollup-refresh"]["process"].endswith(f":{procs[other].pid}")
+        # the row is saved just after the run the endpoint shows: wait for it
+        await _until(
+            lambda: by_name(service.status(settings_env["WATERNET_DATABASE_URL"]))[
+                "rollup-refresh"
+            ]["process"].endswith(f":{procs[other].pid}")
+        )
     finally:
         for c in clients:
             await c.aclose()
