@@ -42,7 +42,7 @@ def jobs(
 ) -> None:
     """Run the periodic jobs (rollups, retention, push spool replay) with a health endpoint."""
     from waternet.cli.core import require_db_url, setup_logging
-    from waternet.jobs import service
+    from waternet.jobs import process, service
 
     url = require_db_url()
     if status:
@@ -53,7 +53,7 @@ def jobs(
             print_status(rows)
         return
     setup_logging()
-    asyncio.run(service.serve(get_settings(), port=port))
+    asyncio.run(process.serve(get_settings(), port=port))
 
 
 def register(app: typer.Typer) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from tests.integration.jobs.helpers import failures_counted, free_port, wait_for_jobs
 from waternet.config import get_settings, reset_settings
+from waternet.jobs import process as jobs_process
 from waternet.jobs import service
 
 BIN = os.path.join(os.path.dirname(sys.executable), "waternet")
@@ -48,7 +49,7 @@ async def test_refresher_failure_is_logged_counted_retried_and_reported(
     counted_before = failures_counted(JOB)
     port = free_port()
     stop = asyncio.Event()
-    process = asyncio.create_task(service.serve(settings, port=port, stop=stop))
+    process = asyncio.create_task(jobs_process.serve(settings, port=port, stop=stop))
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             jobs = await wait_for_jobs(http, _failing)
