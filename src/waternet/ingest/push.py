@@ -35,22 +35,27 @@ class PushWriter:
     """One per API process: the push writer, serialised (one push at a time)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.writer: Writer = service.make_writer(settings, name=SPOOL_NAME)
+        self.settings = settings
+        # made by the first push, in a worker thread: opening the spool may wait for its lock
+        self.writer: Writer | None = None
         self._lock = threading.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._flush: asyncio.Task[None] | None = None
 
     def store(self, *, platform: str, path: str, body: bytes) -> StoreResult:
         """Blocking: call it from a worker thread."""
-        with self._lock, self.writer.spool.locked():
-            return service.store_push(self.writer, platform=platform, path=path, body=body)
+        with self._lock:
+            if self.writer is None:
+                self.writer = service.make_writer(self.settings, name=SPOOL_NAME)
+            with self.writer.spool.locked():
+                return service.store_push(self.writer, platform=platform, path=path, body=body)
 
     def flush_latest_soon(self) -> None:
         """After a push (on the event loop): write its latest values when they are due, if no
         other push has written them by then."""
         if self._timer is not None or self._flush is not None:
             return
-        if not self.writer.latest_pending:
+        if self.writer is None or not self.writer.latest_pending:
             return
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(LATEST_EVERY_S, self._start_flush)
@@ -62,7 +67,8 @@ class PushWriter:
     async def _flush_latest(self) -> None:
         def work() -> None:
             with self._lock:
-                self.writer.maybe_flush_latest()
+                if self.writer is not None:
+                    self.writer.maybe_flush_latest()
 
         try:
             await asyncio.to_thread(work)
@@ -78,7 +84,8 @@ class PushWriter:
         if self._flush is not None:
             self._flush.cancel()
         with self._lock:
-            self.writer.close()
+            if self.writer is not None:
+                self.writer.close()
 
 
 def replay_spool(settings: Settings) -> int:

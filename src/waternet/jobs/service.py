@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+
+from waternet.errors import ConfigError
 from waternet.jobs import repository
 
 
@@ -12,4 +15,7 @@ def status(url: str) -> list[dict[str, Any]]:
     from waternet.db.connect import connect
 
     with connect(url) as conn:
-        return repository.load_status(conn)
+        try:
+            return repository.load_status(conn)
+        except psycopg.errors.UndefinedTable:
+            raise ConfigError("no job_status table: run `waternet migrate` first") from None
