@@ -19,7 +19,6 @@ The API process runs no periodic job, so its push writer is kept current without
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 
 from waternet.config import Settings
@@ -27,7 +26,6 @@ from waternet.errors import ServiceUnavailable
 from waternet.ingest import service
 from waternet.ingest.writer import LATEST_EVERY_S, StoreResult, Writer
 
-log = logging.getLogger(__name__)
 SPOOL_NAME = "http"  # spool directory of the push writer, under state_dir/spool/
 
 
