@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # waternet: multi-stage image. Build: docker build -t waternet .
-# Run: see deploy/compose.yaml (api, ingest and simulator services share this image).
+# Run: see deploy/compose.yaml (api, jobs, ingest and simulator services share this image;
+# the jobs service serves its health on 8001 and overrides the HEALTHCHECK below).
 
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1

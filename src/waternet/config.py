@@ -117,6 +117,12 @@ class Settings(BaseSettings):
         default=None, description="npm's node_modules holding the map's browser libraries"
     )
 
+    # jobs process (waternet jobs)
+    jobs_http_port: int = Field(default=8001, ge=0, le=65535, description="Jobs health port")
+    jobs_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait before retrying a failing job"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_db_url(cls, v: str | None) -> str | None:

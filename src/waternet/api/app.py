@@ -1,9 +1,8 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory. The API process runs no periodic job: rollups, retention
+and the push spool's replay run in the jobs process (``waternet jobs``, :mod:`waternet.jobs`)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,35 +30,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from waternet.ingest.router import replay_loop
-        from waternet.timeseries.lifecycle import maintenance_loop
-        from waternet.timeseries.rollups import run_refresher
-
         await pool.open(wait=False)
-        replay = asyncio.create_task(replay_loop(app))
-        stop = asyncio.Event()
-        background = [
-            asyncio.create_task(
-                run_refresher(
-                    url,
-                    interval_s=settings.rollup_refresh_seconds,
-                    batch=settings.rollup_refresh_batch,
-                    stop=stop,
-                )
-            ),
-            asyncio.create_task(
-                maintenance_loop(url, every_s=settings.maintenance_hours * 3600, stop=stop)
-            ),
-        ]
         log.info("api started", extra={"version": __version__})
         try:
             yield
         finally:
-            replay.cancel()
-            stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await replay
-            await asyncio.gather(*background, return_exceptions=True)
             if getattr(app.state, "push_writer", None) is not None:
                 app.state.push_writer.close()
             await pool.close()

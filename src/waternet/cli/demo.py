@@ -59,6 +59,8 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
     from waternet.db.aconnect import aconnect
     from waternet.demo import runtime as demo_city
     from waternet.demo.embedded import EmbeddedBroker, free_port, start_postgres
+    from waternet.jobs.registry import default_jobs
+    from waternet.jobs.runner import Runner
 
     settings = get_settings()
     state_dir = settings.state_dir
@@ -66,6 +68,7 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
     broker = None
     runtime = None
     url_file = state_dir / DEMO_DATABASE_URL_FILE
+    jobs = None
     try:
         if not settings.database_url:
             pg = await asyncio.to_thread(start_postgres, state_dir)
@@ -116,6 +119,9 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
             api_base=url.rstrip("/"),
             embedded_broker=broker is not None,
         )
+        # the periodic jobs (rollups, retention, push spool) run in this process, not in the API
+        jobs = Runner(list(default_jobs(settings)), url=settings.database_url)
+        await jobs.start()
         typer.echo(
             f"ingest worker and simulated fleet running (a main bursts "
             f"{demo_city.BURST_AFTER_S // 60} minutes in)"
@@ -126,6 +132,8 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
         await server.serve()
     finally:
         url_file.unlink(missing_ok=True)
+        if jobs is not None:
+            await jobs.stop()
         if runtime is not None:
             await asyncio.to_thread(runtime.shutdown)
         if broker is not None:

@@ -23,10 +23,10 @@ def register_commands() -> None:
     global _registered
     if _registered:
         return
-    from waternet.cli import core, demo, ingest_cmds, isolation_cmds, network_cmds
+    from waternet.cli import core, demo, ingest_cmds, isolation_cmds, jobs_cmds, network_cmds
     from waternet.demo import simulate
 
-    for module in (core, demo, ingest_cmds, isolation_cmds, network_cmds, simulate):
+    for module in (core, demo, ingest_cmds, isolation_cmds, jobs_cmds, network_cmds, simulate):
         module.register(app)
     _registered = True
 

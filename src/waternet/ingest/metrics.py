@@ -30,3 +30,7 @@ LATENCY = Histogram(
 QUEUE_DEPTH = Gauge("waternet_ingest_queue_depth", "Messages waiting in memory")
 SPOOL_BYTES = Gauge("waternet_ingest_spool_bytes", "Bytes waiting in the local spool")
 DB_UP = Gauge("waternet_ingest_database_up", "1 when the last write reached the database")
+FASTPATH_FALLBACKS = Counter(
+    "waternet_ingest_fastpath_fallbacks_total",
+    "Messages the fast path failed on (a bug: see the log) and the general path took",
+)

@@ -7,12 +7,14 @@ The writer stores a batch in one transaction; acknowledgements follow the commit
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from waternet.ingest import fastpath
+from waternet.ingest import fastpath, metrics
 from waternet.ingest.formats import mqtt as payloads
 from waternet.ingest.formats import platforms
 from waternet.ingest.registry import Registry
@@ -21,6 +23,8 @@ from waternet.sensors.catalogue import Catalogue
 from waternet.sensors.catalogue import default as default_catalogue
 
 Row = tuple[int, datetime, float, int]
+log = logging.getLogger(__name__)
+FALLBACK_LOG_EVERY_S = 60.0  # a failing fast path logs at most this often (with its traceback)
 
 
 @dataclass(slots=True)
@@ -143,6 +147,7 @@ def process(
                     msg.topic, msg.payload, table, lo=lo, hi=hi, max_payload=policy.max_payload
                 )
             except Exception:  # a bug must not crash the worker: the general path decides
+                _fast_path_failed(msg)
                 quick = None
             if quick is not None:
                 batch.rows.extend(quick)
@@ -176,6 +181,39 @@ def process(
                 value = normalize(reading, entry[1], cat).value
             batch.rows.append((entry[0], reading.ts, value, reading.quality))
     return batch
+
+
+@dataclass
+class LogLimit:
+    """At most one log record every ``every_s`` seconds; counts the records left out."""
+
+    every_s: float
+    last: float | None = None
+    unlogged: int = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        if self.last is not None and now - self.last < self.every_s:
+            self.unlogged += 1
+            return False
+        self.last = now
+        return True
+
+
+# the first failure is logged with its traceback, then at most one a minute (the counter counts
+# every one)
+FALLBACK_LOG = LogLimit(FALLBACK_LOG_EVERY_S)
+
+
+def _fast_path_failed(msg: Incoming) -> None:
+    metrics.FASTPATH_FALLBACKS.inc()
+    if not FALLBACK_LOG.allow():
+        return
+    log.exception(
+        "ingest fast path failed; the general path takes the message",
+        extra={"topic": msg.topic[:200], "not_logged_since_last": FALLBACK_LOG.unlogged},
+    )
+    FALLBACK_LOG.unlogged = 0
 
 
 def quarantine_row(

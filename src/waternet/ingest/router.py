@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,44 +9,39 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
 from waternet.auth.deps import require_roles
-from waternet.db.connect import API_APP_NAME
 from waternet.db.deps import DbConn
 from waternet.errors import AuthError, ServiceUnavailable
-from waternet.ingest import repository, service
+from waternet.ingest import repository
 from waternet.ingest.formats import platforms
+from waternet.ingest.push import PushWriter
 from waternet.ingest.schemas import PushAck, QuarantineGroup
 from waternet.ingest.spool import SpoolFull
-from waternet.ingest.writer import Writer
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["telemetry"])
 READERS = require_roles("dispatcher", "analyst", "service", "crew")
 WRITERS = require_roles("service")
 
 
-def _push_writer(request: Request) -> tuple[Writer, threading.Lock]:
-    """The process's one push writer. Its connection is the one the API keeps outside the pool,
-    counted within WATERNET_DB_POOL_MAX (``waternet.db.connect.PUSH_WRITER_CONNECTIONS``)."""
+def _push_writer(request: Request) -> PushWriter:
     state = request.app.state
     if getattr(state, "push_writer", None) is None:
-        state.push_writer = service.make_writer(
-            state.settings, name="http", application_name=API_APP_NAME
-        )
-        state.push_lock = threading.Lock()
-    return state.push_writer, state.push_lock
+        state.push_writer = PushWriter(state.settings)
+    writer: PushWriter = state.push_writer
+    return writer
 
 
 async def _store_push(request: Request, platform: str) -> PushAck:
     body = await request.body()
-    writer, lock = _push_writer(request)
+    writer = _push_writer(request)
 
     def work() -> Any:
-        with lock:
-            return service.store_push(writer, platform=platform, path=request.url.path, body=body)
+        return writer.store(platform=platform, path=request.url.path, body=body)
 
     try:
         r = await run_in_threadpool(work)
     except SpoolFull:
         raise ServiceUnavailable("storage unavailable, retry later") from None
+    writer.flush_latest_soon()
     return PushAck(
         stored=r.stored, duplicates=r.duplicates, quarantined=r.quarantined, spooled=r.spooled
     )
@@ -102,20 +95,3 @@ async def onenet_push(request: Request) -> PushAck:
         await _store_push(request, "onenet")  # quarantined with reason bad_signature
         raise AuthError("bad signature")
     return await _store_push(request, "onenet")
-
-
-async def replay_loop(app: Any, *, interval: float = 5.0) -> None:
-    """Background task: replay the HTTP writer's spool once the database is back."""
-    while True:
-        await asyncio.sleep(interval)
-        writer = getattr(app.state, "push_writer", None)
-        if writer is not None:
-            lock = app.state.push_lock
-
-            def work(w: Writer = writer, lk: threading.Lock = lock) -> None:
-                with lk:
-                    if w.spool.segments():
-                        w.replay()
-                    w.maybe_flush_latest()
-
-            await run_in_threadpool(work)

@@ -4,14 +4,22 @@ Each spooled batch is one segment file of length-prefixed, CRC-checked records; 
 written to a temporary name, fsync'ed, renamed and the directory fsync'ed before the messages are
 acknowledged. Replay reads the segments in order and deletes each only after its batch commits.
 A torn or corrupt segment (crash while writing) was never acknowledged; it is moved aside.
+
+Two processes may share a spool directory (the API's push writer appends to ``spool/http``, the
+jobs process replays it): :meth:`Spool.locked` is an exclusive lock across processes
+(``flock`` on ``.lock`` in the directory) that both hold while they append or replay.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import struct
+import threading
 import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,10 +41,32 @@ class Spool:
         self.dir = directory
         self.max_bytes = max_bytes
         self.dir.mkdir(parents=True, exist_ok=True)
-        for tmp in self.dir.glob("*.tmp"):
-            tmp.unlink()  # never renamed, so never acknowledged
-        existing = [int(p.stem.split("-")[1]) for p in self.segments()]
-        self._seq = max(existing, default=0)
+        self._lock_file = (self.dir / ".lock").open("a")
+        self._lock_mutex = threading.RLock()
+        self._lock_depth = 0
+        with self.locked():  # another process's append may be in progress
+            for tmp in self.dir.glob("*.tmp"):
+                tmp.unlink()  # never renamed, so never acknowledged
+            existing = [int(p.stem.split("-")[1]) for p in self.segments()]
+            self._seq = max(existing, default=0)
+
+    def close(self) -> None:
+        """Release the directory's lock file (the spool is not used afterwards)."""
+        self._lock_file.close()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Exclusive use of the directory across processes (re-entrant within this object)."""
+        with self._lock_mutex:
+            if self._lock_depth == 0:
+                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0:
+                    fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
 
     def segments(self) -> list[Path]:
         return sorted(self.dir.glob("seg-*.wal"))

@@ -19,6 +19,7 @@ from waternet.ingest import metrics, repository
 from waternet.ingest import registry as registry_mod
 from waternet.ingest.pipeline import Batch, Incoming, Policy, Row, process, quarantine_row
 from waternet.ingest.spool import Spool, SpoolFull
+from waternet.timeseries.rollups import mark_dirty
 
 log = logging.getLogger(__name__)
 REGISTRY_TTL = 30.0
@@ -41,15 +42,6 @@ def _newest(latest: dict[int, Row], rows: list[Row]) -> dict[int, Row]:
         if prev is None or prev[1] < row[1]:
             latest[row[0]] = row
     return latest
-
-
-def _mark_dirty(cur: psycopg.Cursor[Any]) -> None:
-    """Record the rollup buckets this batch touched (when the time-series store is present)."""
-    try:
-        from waternet.timeseries.rollups import mark_dirty
-    except ImportError:
-        return
-    mark_dirty(cur, staging_table="ingest_stage")
 
 
 class Writer:
@@ -100,6 +92,11 @@ class Writer:
 
     def _note_latest(self, rows: list[Row]) -> None:
         _newest(self._latest, rows)
+
+    @property
+    def latest_pending(self) -> bool:
+        """Committed readings whose latest values are not written yet."""
+        return bool(self._latest)
 
     def _latest_due(self) -> bool:
         return bool(self._latest) and time.monotonic() - self._latest_at >= LATEST_EVERY_S
@@ -167,7 +164,7 @@ class Writer:
             self._ensure_partitions(cur, batch)
             stored = repository.write_rows(cur, batch.rows)
             if batch.rows:
-                _mark_dirty(cur)
+                mark_dirty(cur, staging_table="ingest_stage")
             quarantined = repository.write_quarantine(cur, batch.quarantine)
             if flush:
                 merged = _newest(dict(self._latest), batch.rows)

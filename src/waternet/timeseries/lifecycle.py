@@ -16,8 +16,6 @@ Settings read (with these defaults until they exist on ``Settings``):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -161,16 +159,3 @@ def run_maintenance(url: str, *, now: datetime | None = None) -> RetentionReport
     with psycopg.connect(url, connect_timeout=5) as conn, conn.transaction(), conn.cursor() as cur:
         ensure_partitions(cur)
         return apply_retention(cur, policy=policy, now=now)
-
-
-async def maintenance_loop(url: str, *, every_s: float, stop: asyncio.Event) -> None:
-    """Background job of the API process: partitions ahead and retention, at start and then
-    every ``every_s`` seconds until ``stop``. Errors are logged and retried next time."""
-    while not stop.is_set():
-        try:
-            report = await asyncio.to_thread(run_maintenance, url)
-            log.info("maintenance done", extra={"report": str(report)[:500]})
-        except Exception as exc:  # a failed run must not stop the API; it is retried
-            log.warning("maintenance failed, will retry", extra={"error": str(exc)[:300]})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=every_s)

@@ -30,11 +30,8 @@ on-time data to the aggregates' own policies (not run in CI).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -359,29 +356,3 @@ def refresh_database(url: str, *, batch: int = 100_000) -> int:
     ``url``; returns the number of 1-minute keys processed."""
     with psycopg.connect(url, connect_timeout=5) as conn:
         return refresh_all(conn, batch=batch)
-
-
-async def run_refresher(
-    url: str,
-    *,
-    interval_s: float = 5.0,
-    batch: int = 50_000,
-    stop: asyncio.Event | None = None,
-) -> None:
-    """Background loop for the service: refresh the dirty buckets every ``interval_s`` seconds
-    until ``stop`` is set. Database errors are logged and retried; nothing is lost (the keys
-    stay dirty until a refresh commits)."""
-    stop = stop or asyncio.Event()
-    while not stop.is_set():
-        t0 = time.perf_counter()
-        try:
-            n = await asyncio.to_thread(refresh_database, url, batch=batch)
-            if n:
-                log.info(
-                    "rollups refreshed",
-                    extra={"keys": n, "seconds": round(time.perf_counter() - t0, 3)},
-                )
-        except psycopg.Error as exc:
-            log.warning("rollup refresh failed, will retry", extra={"error": str(exc)})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)

@@ -7,6 +7,7 @@ import asyncio
 import random
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -19,6 +20,8 @@ from tests.integration.timeseries.helpers import (
     write_batch,
 )
 from tests.support.services import PgServer
+from waternet.jobs.models import Job
+from waternet.jobs.runner import Runner
 from waternet.timeseries import lifecycle, rollups
 from waternet.timeseries.levels import LEVELS, bucket_expr
 
@@ -239,7 +242,7 @@ def check_retention(pg_server: PgServer, mode: str) -> None:
         assert got == (1000.0,)
 
 
-def test_background_refresher_catches_up_and_stops(pg_server: PgServer) -> None:
+def test_jobs_runner_refresher_catches_up_and_stops(pg_server: PgServer) -> None:
     with pg_server.migrated_db("postgres") as url, psycopg.connect(url) as conn:
         sid = add_sensor(conn, "PT-D1-000010", "PT")
         conn.commit()
@@ -247,15 +250,17 @@ def test_background_refresher_catches_up_and_stops(pg_server: PgServer) -> None:
         write_batch(conn, [(sid, t + timedelta(seconds=20 * i), float(i), 0) for i in range(9)])
 
         async def go() -> None:
-            stop = asyncio.Event()
-            task = asyncio.create_task(rollups.run_refresher(url, interval_s=0.05, stop=stop))
+            refresh = partial(rollups.refresh_database, url)
+            job = Job("rollup-refresh", 0.05, refresh, singleton=True)
+            runner = Runner([job], url=url)
+            await runner.start()
             for _ in range(200):
                 await asyncio.sleep(0.05)
                 backlog = rollups.dirty_backlog(conn)
                 if backlog["dirty_keys"] == 0 and backlog["materialized_to"] > t + H:
                     break
-            stop.set()
-            await asyncio.wait_for(task, 10)
+            await runner.stop()
+            assert runner.status["rollup-refresh"].failures == 0
 
         asyncio.run(go())
         row = conn.execute(
