@@ -14,7 +14,7 @@ SRC = REPO / "src" / "waternet"
 TREES = [REPO / "src", REPO / "simulators", REPO / "tests", REPO / "bench"]
 OWN = ("waternet", "simulators")
 MAX_LINES = 400
-DOMAINS = ["sensors", "ingest", "timeseries", "network", "isolation", "gis", "demo"]
+DOMAINS = ["sensors", "ingest", "timeseries", "network", "isolation", "gis", "jobs", "demo"]
 
 
 def _python_files() -> list[Path]:
