@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from waternet.errors import ValidationFailed
 from waternet.network.isolation_assets import Assets
-from waternet.network.isolation_output import conflicts
+from waternet.network.isolation_output import conflicts, plan_warnings
 from waternet.network.isolation_plan import (
     AffectedCustomer,
     Consequences,
@@ -27,7 +27,15 @@ from waternet.network.isolation_plan import (
     RestoreStep,
     Step,
 )
-from waternet.network.isolation_supply import ElementGraph, SupplyTree, entry_seeds, reach_local
+from waternet.network.isolation_supply import (
+    Edges,
+    ElementGraph,
+    SupplyTree,
+    burst_inflow,
+    reach_local,
+    reversed_edges,
+    supplied_in,
+)
 from waternet.network.segments import SegmentIndex
 from waternet.network.topology import PIPE, Topology
 from waternet.network.valves import ValveLayer
@@ -43,6 +51,7 @@ class _State:
     tree: SupplyTree
     base_customers: int
     base_critical: int
+    unsupplied: I64  # sorted elements without supply in this state (before any plan)
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +69,8 @@ class _Core:
     isolated: I64
     cut_off: I64
     sources_in_area: I64
+    inflow: Edges  # extra edges into the burst element (it takes water from both ends)
+    unsupplied_before: I64  # elements outside the area already without supply
 
 
 class IsolationEngine:
@@ -113,7 +124,8 @@ class IsolationEngine:
         if self.assets is not None:
             bc = int(self.assets.cust_per_elem[tree.supplied].sum())
             bk = int(self.assets.crit_per_elem[tree.supplied].sum())
-        st = _State(holding_closed, broken, tree, bc, bk)
+        unsupplied = np.flatnonzero(~tree.supplied).astype(np.int64)
+        st = _State(holding_closed, broken, tree, bc, bk, unsupplied)
         if len(self._states) > 16:
             self._states.pop(next(iter(self._states)))
         self._states[key] = st
@@ -221,19 +233,11 @@ class IsolationEngine:
         y = np.where(link_inside, link_el, node_el)
         x = np.where(link_inside, node_el, link_el)
         x_to_y = np.where(link_inside, g.inc_n2l[inc], g.inc_l2n[inc])
+        # the burst element takes water from both ends: no direction rule on its own valves
+        x_to_y |= y == b
+        inflow = burst_inflow(self.topology, b)
         # 1. close every candidate; who is still supplied?
-        def supplied_with(closed: Any) -> Any:
-            """Nodes/links of ``q`` reached from supply with ``closed`` incidences shut."""
-            return reach_local(
-                indptr=g.fwd_indptr,
-                nbr=g.fwd_dst,
-                nbr_inc=g.fwd_inc,
-                q=q,
-                closed_inc=closed,
-                seed_local=entry_seeds(g, q, closed, tree.supplied),
-            )
-
-        sup_all = supplied_with(_with(tree.closed_inc, inc))
+        sup_all = supplied_in(g, q, _with(tree.closed_inc, inc), tree.supplied, inflow)
         x_sup = _lookup(q, sup_all, x, tree.supplied)
         # 2. backwards from the burst through the area and the unsupplied rest
         q2 = q[in_area | ~sup_all]
@@ -245,6 +249,7 @@ class IsolationEngine:
             q=q2,
             closed_inc=tree.closed_inc,
             seed_local=b_pos,
+            extra=reversed_edges(inflow),
         )
         y_feeds = _lookup(q2, feeds_burst, y, np.zeros(1, dtype=bool), default=False)
         needed = x_sup & x_to_y & y_feeds
@@ -257,7 +262,7 @@ class IsolationEngine:
         px, py = x[needed], y[needed]
         # 3. final supply with only the proposed valves closed
         closed_p = _with(tree.closed_inc, seg.valve_incidence[prop])
-        sup_p = supplied_with(closed_p)
+        sup_p = supplied_in(g, q, closed_p, tree.supplied, inflow)
         isolated = q[in_area & ~sup_p]
         cut_off = q[~in_area & ~sup_p]
         # operation order: supply-side (base supply enters the area through it) first,
@@ -280,6 +285,8 @@ class IsolationEngine:
             isolated=isolated,
             cut_off=cut_off,
             sources_in_area=src_in_area,
+            inflow=inflow,
+            unsupplied_before=np.setdiff1d(st.unsupplied, a_el, assume_unique=True),
         )
 
     def supplied_customers(self, core: _Core, st: _State, closed_valves: I64) -> tuple[int, int]:
@@ -289,14 +296,7 @@ class IsolationEngine:
             return (0, 0)
         g, tree = self.graph, st.tree
         closed = _with(tree.closed_inc, self.segments.valve_incidence[closed_valves])
-        sup = reach_local(
-            indptr=g.fwd_indptr,
-            nbr=g.fwd_dst,
-            nbr_inc=g.fwd_inc,
-            q=core.q,
-            closed_inc=closed,
-            seed_local=entry_seeds(g, core.q, closed, tree.supplied),
-        )
+        sup = supplied_in(g, core.q, closed, tree.supplied, core.inflow)
         lost = core.q[~sup & tree.supplied[core.q]]
         return (
             st.base_customers - int(self.assets.cust_per_elem[lost].sum()),
@@ -316,14 +316,6 @@ class IsolationEngine:
 
         t, v = self.topology, self.valves
         steps = build_steps(self, core, st)
-        warnings: list[str] = []
-        for s in core.sources_in_area.tolist():
-            warnings.append(
-                f"source {t.node_ids[s]!r} is inside the isolated area: it will drain through "
-                "the burst unless its outlet is closed"
-            )
-        if len(core.proposed) == 0 and len(core.already_closed) == 0 and not core.not_needed:
-            warnings.append("no valve bounds the burst area: it cannot be isolated by valves")
         return IsolationPlan(
             topology=t,
             burst=burst,
@@ -336,12 +328,13 @@ class IsolationEngine:
             cut_off_elements=core.cut_off,
             consequences=consequences(self, core) if self.assets is not None else None,
             restore=build_restore(self, core, st, steps),
-            warnings=warnings,
+            warnings=plan_warnings(self, core),
             stuck=stuck,
             window=window,
             valve_nodes={v.valve_ids[i]: t.node_ids[int(v.node[i])] for i, _ in core.passed},
             area_elements=core.q[core.in_area],
             area_segments=list(core.area_segments),
+            unsupplied_before_elements=core.unsupplied_before,
         )
 
     # ------------------------------------------------------------------ helpers for output

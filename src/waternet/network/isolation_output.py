@@ -80,6 +80,33 @@ def build_restore(
     return out
 
 
+def plan_warnings(engine: IsolationEngine, core: _Core) -> list[str]:
+    """Warnings for the dispatcher: sources draining through the burst, an area no valve
+    bounds, and parts that had no supply before the plan (they are not its cut-off)."""
+    t, a = engine.topology, engine.assets
+    out = [
+        f"source {t.node_ids[s]!r} is inside the isolated area: it will drain through "
+        "the burst unless its outlet is closed"
+        for s in core.sources_in_area.tolist()
+    ]
+    if len(core.proposed) == 0 and len(core.already_closed) == 0 and not core.not_needed:
+        out.append("no valve bounds the burst area: it cannot be isolated by valves")
+    dry = core.unsupplied_before
+    if len(dry):
+        n_nodes = int((dry < t.n_nodes).sum())
+        who = ""
+        if a is not None:
+            cust = int(a.cust_per_elem[dry].sum())
+            crit = int(a.crit_per_elem[dry].sum())
+            who = f", {cust} customer(s) ({crit} critical)"
+        out.append(
+            f"{n_nodes} node(s) and {len(dry) - n_nodes} link(s){who} had no supply before this "
+            "plan (behind closed valves or pipes, or reachable only against a pump or check "
+            "valve): they are listed in unsupplied_before, not as cut off by this plan"
+        )
+    return out
+
+
 def consequences(engine: IsolationEngine, core: _Core) -> Consequences:
     t, a = engine.topology, engine.assets
     assert a is not None
@@ -100,6 +127,7 @@ def consequences(engine: IsolationEngine, core: _Core) -> Consequences:
     dmas = sorted({d for d in (a.node_dma[i] for i in nodes) if d is not None})
     iso_len, iso_vol = engine.pipe_length_volume(iso)
     cut_len, _ = engine.pipe_length_volume(cut)
+    dry = core.unsupplied_before
     return Consequences(
         customers=customers,
         by_class=dict(sorted(Counter(c.klass for c in customers).items())),
@@ -110,6 +138,9 @@ def consequences(engine: IsolationEngine, core: _Core) -> Consequences:
         isolated_volume_m3=iso_vol,
         cut_off_pipe_length_m=cut_len,
         dmas_touched=dmas,
+        unsupplied_before_customers=int(a.cust_per_elem[dry].sum()),
+        unsupplied_before_critical_count=int(a.crit_per_elem[dry].sum()),
+        unsupplied_before_pipe_length_m=engine.pipe_length_volume(dry)[0],
     )
 
 
