@@ -194,6 +194,9 @@ def _summary(out: dict[str, Any]) -> dict[str, Any]:
         "customers": len(out.get("affected_customers") or []),
         "critical_customers": cons.get("critical_count", 0),
         "hydrants_out_of_service": len(cons.get("hydrants_out_of_service") or []),
+        # already without supply before the plan (not counted in the figures above)
+        "unsupplied_before_links": len(out["unsupplied_before_links"]),
+        "unsupplied_before_customers": cons.get("unsupplied_before_customers", 0),
     }
 
 
@@ -263,8 +266,8 @@ def _pt(p: LonLat) -> dict[str, Any]:
 
 def plan_geojson(model: NetworkModel, plan: IsolationPlan, out: dict[str, Any]) -> dict[str, Any]:
     """The plan for the map, WGS84: burst point, valves to close (with order), passed valves,
-    isolated and cut-off links (full polylines), affected customers, hydrants out of service.
-    Every feature has a ``role`` property."""
+    isolated, cut-off and already unsupplied links (full polylines), affected customers,
+    hydrants out of service. Every feature has a ``role`` property."""
     feats: list[dict[str, Any]] = []
     p: LonLat | None
     for s in out["steps"]:
@@ -276,7 +279,12 @@ def plan_geojson(model: NetworkModel, plan: IsolationPlan, out: dict[str, Any]) 
         p = _valve_ll(model, pv["valve"])
         if p is not None:
             feats.append(_feature(_pt(p), {"role": "passed_valve", **pv}))
-    for role, key in (("isolated", "isolated_links"), ("cut_off", "cut_off_links")):
+    layers = (
+        ("isolated", "isolated_links"),
+        ("cut_off", "cut_off_links"),
+        ("unsupplied_before", "unsupplied_before_links"),
+    )
+    for role, key in layers:
         for link in out[key]:
             line = _link_ll(model, link)
             lk = model.link_by_id[link]
