@@ -233,8 +233,9 @@ class IsolationEngine:
         y = np.where(link_inside, link_el, node_el)
         x = np.where(link_inside, node_el, link_el)
         x_to_y = np.where(link_inside, g.inc_n2l[inc], g.inc_l2n[inc])
-        # the burst element takes water from both ends: no direction rule on its own valves
-        x_to_y |= y == b
+        # a burst pipe takes water from both ends: no direction rule on its own valves
+        if b >= n:
+            x_to_y |= y == b
         inflow = burst_inflow(self.topology, b)
         # 1. close every candidate; who is still supplied?
         sup_all = supplied_in(g, q, _with(tree.closed_inc, inc), tree.supplied, inflow)
@@ -286,7 +287,7 @@ class IsolationEngine:
             cut_off=cut_off,
             sources_in_area=src_in_area,
             inflow=inflow,
-            unsupplied_before=np.setdiff1d(st.unsupplied, a_el, assume_unique=True),
+            unsupplied_before=_without(st.unsupplied, a_el),
         )
 
     def supplied_customers(self, core: _Core, st: _State, closed_valves: I64) -> tuple[int, int]:
@@ -351,6 +352,14 @@ def _with(mask: Bool, idx: I64) -> Bool:
     out = mask.copy()
     out[idx] = True
     return out
+
+
+def _without(sorted_elems: I64, elems: I64) -> I64:
+    """``sorted_elems`` minus ``elems``, in O(len) (no sort of the large side)."""
+    pos = np.searchsorted(sorted_elems, elems)
+    hit = pos < len(sorted_elems)
+    hit[hit] = sorted_elems[pos[hit]] == elems[hit]
+    return np.delete(sorted_elems, pos[hit])
 
 
 def _lookup(q: I64, vals: Bool, elems: I64, outside: Bool, *, default: bool | None = None) -> Bool:

@@ -125,3 +125,25 @@ def test_isolated_cut_off_and_unsupplied_before_partition_the_dry_part(case: Cas
         (topo.node_ids[i] if k == "n" else topo.link_ids[i]) for k, i in dry
     )
     assert any("no supply before" in w for w in plan.warnings) == bool(dry)
+
+
+@PROPS
+@given(cv_scenarios(), st.data())
+def test_node_burst_keeps_the_rules_of_its_links(case: Case, data: Any) -> None:
+    """A burst node has no direction of its own: water reaches it only as the rules of its
+    links allow, so a valve on a check-valve pipe leaving it is never proposed."""
+    topo, layer, _, stuck = case
+    i = data.draw(st.integers(0, topo.n_nodes - 1))
+    engine = IsolationEngine(topo, layer)
+    plan = engine.plan(node=topo.node_ids[i], stuck=stuck)
+    note(f"{list(zip(topo.link_start, topo.link_end, strict=True))} oneway={topo.link_oneway}")
+    note(f"closed={topo.link_closed} valves={layer.to_rows(topo)} node={i} stuck={stuck}")
+    note(f"plan={plan.to_json()}")
+    assert plan.area_elements is not None
+    area = elems_to_keys(topo, plan.area_elements)
+    srcs = [s for s in np.flatnonzero(topo.node_is_source).tolist() if ("n", s) not in area]
+    after = reference_supplied(topo, _closed_pairs(topo, layer, plan.valves_to_close), srcs)
+    assert ("n", i) not in after
+    for v in plan.valves_to_close:
+        rest = [w for w in plan.valves_to_close if w != v]
+        assert ("n", i) in reference_supplied(topo, _closed_pairs(topo, layer, rest), srcs)
