@@ -9,15 +9,20 @@ per live state. See docs/isolation.md for the rules.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from waternet.errors import ValidationFailed
 from waternet.isolation.assets import Assets
-from waternet.isolation.outputs import conflicts
+from waternet.isolation.core import I64, Bool, EngineState, PlanCore
+from waternet.isolation.outputs import (
+    build_restore,
+    build_steps,
+    conflicts,
+    consequences,
+    plan_warnings,
+)
 from waternet.isolation.plan import (
     AffectedCustomer,
     Consequences,
@@ -28,38 +33,16 @@ from waternet.isolation.plan import (
     Step,
 )
 from waternet.isolation.segments import SegmentIndex
-from waternet.isolation.supply import ElementGraph, SupplyTree, entry_seeds, reach_local
+from waternet.isolation.supply import (
+    ElementGraph,
+    SupplyTree,
+    burst_inflow,
+    reach_local,
+    reversed_edges,
+    supplied_in,
+)
 from waternet.network.topology import PIPE, Topology
 from waternet.network.valves import ValveLayer
-
-I64 = npt.NDArray[np.int64]
-Bool = npt.NDArray[np.bool_]
-
-
-@dataclass(frozen=True, eq=False)
-class _State:
-    closed: Bool  # (v,) valve closed and holding
-    broken: Bool  # (v,)
-    tree: SupplyTree
-    base_customers: int
-    base_critical: int
-
-
-@dataclass(frozen=True, eq=False)
-class _Core:
-    """Raw result of one plan computation (indices)."""
-
-    area_segments: list[int]
-    passed: list[tuple[int, str]]
-    proposed: I64  # valve indices, operation order
-    supply_side: Bool
-    already_closed: I64
-    not_needed: list[tuple[int, str]]
-    q: I64  # elements whose supply was recomputed (area + tree descendants)
-    in_area: Bool  # over q
-    isolated: I64
-    cut_off: I64
-    sources_in_area: I64
 
 
 class IsolationEngine:
@@ -90,10 +73,10 @@ class IsolationEngine:
                 )
             self.source_mask = np.zeros(topology.n_nodes, dtype=bool)
             self.source_mask[np.asarray(idx, dtype=np.int64)] = True
-        self._states: dict[NetworkState, _State] = {}
+        self._states: dict[NetworkState, EngineState] = {}
 
     # ------------------------------------------------------------------ state
-    def state(self, state: NetworkState | None = None) -> _State:
+    def state(self, state: NetworkState | None = None) -> EngineState:
         key = state or NetworkState()
         got = self._states.get(key)
         if got is not None:
@@ -113,7 +96,8 @@ class IsolationEngine:
         if self.assets is not None:
             bc = int(self.assets.cust_per_elem[tree.supplied].sum())
             bk = int(self.assets.crit_per_elem[tree.supplied].sum())
-        st = _State(holding_closed, broken, tree, bc, bk)
+        unsupplied = np.flatnonzero(~tree.supplied).astype(np.int64)
+        st = EngineState(holding_closed, broken, tree, bc, bk, unsupplied)
         if len(self._states) > 16:
             self._states.pop(next(iter(self._states)))
         self._states[key] = st
@@ -161,7 +145,7 @@ class IsolationEngine:
         if stuck_list:
             stuck_mask[self.valves.indices(stuck_list, what="stuck valve")] = True
         st = self.state(state)
-        core = self._core(b, stuck_mask, st)
+        core = self.plan_core(b, stuck_mask, st)
         plan = self._assemble(core, st, burst, stuck_list, window)
         if _conflicts and state is not None and not state.is_default:
             plan.conflicts.extend(conflicts(self, core, b, stuck_mask, state))
@@ -194,7 +178,7 @@ class IsolationEngine:
                     passed.append(v)
         return sorted(area), passed
 
-    def _core(self, b: int, stuck: Bool, st: _State) -> _Core:
+    def plan_core(self, b: int, stuck: Bool, st: EngineState) -> PlanCore:
         seg, g, tree, v = self.segments, self.graph, st.tree, self.valves
         n = self.topology.n_nodes
         hold_fail = st.broken | (~st.closed & (~v.operable | stuck))
@@ -221,19 +205,12 @@ class IsolationEngine:
         y = np.where(link_inside, link_el, node_el)
         x = np.where(link_inside, node_el, link_el)
         x_to_y = np.where(link_inside, g.inc_n2l[inc], g.inc_l2n[inc])
+        # a burst pipe takes water from both ends: no direction rule on its own valves
+        if b >= n:
+            x_to_y |= y == b
+        inflow = burst_inflow(self.topology, b)
         # 1. close every candidate; who is still supplied?
-        def supplied_with(closed: Any) -> Any:
-            """Nodes/links of ``q`` reached from supply with ``closed`` incidences shut."""
-            return reach_local(
-                indptr=g.fwd_indptr,
-                nbr=g.fwd_dst,
-                nbr_inc=g.fwd_inc,
-                q=q,
-                closed_inc=closed,
-                seed_local=entry_seeds(g, q, closed, tree.supplied),
-            )
-
-        sup_all = supplied_with(_with(tree.closed_inc, inc))
+        sup_all = supplied_in(g, q, _with(tree.closed_inc, inc), tree.supplied, inflow)
         x_sup = _lookup(q, sup_all, x, tree.supplied)
         # 2. backwards from the burst through the area and the unsupplied rest
         q2 = q[in_area | ~sup_all]
@@ -245,6 +222,7 @@ class IsolationEngine:
             q=q2,
             closed_inc=tree.closed_inc,
             seed_local=b_pos,
+            extra=reversed_edges(inflow),
         )
         y_feeds = _lookup(q2, feeds_burst, y, np.zeros(1, dtype=bool), default=False)
         needed = x_sup & x_to_y & y_feeds
@@ -257,7 +235,7 @@ class IsolationEngine:
         px, py = x[needed], y[needed]
         # 3. final supply with only the proposed valves closed
         closed_p = _with(tree.closed_inc, seg.valve_incidence[prop])
-        sup_p = supplied_with(closed_p)
+        sup_p = supplied_in(g, q, closed_p, tree.supplied, inflow)
         isolated = q[in_area & ~sup_p]
         cut_off = q[~in_area & ~sup_p]
         # operation order: supply-side (base supply enters the area through it) first,
@@ -268,7 +246,7 @@ class IsolationEngine:
         order = np.lexsort((prop, -diam, depth, ~supply_side))
         src_in_area = a_el[(a_el < n)]
         src_in_area = src_in_area[self.source_mask[src_in_area]]
-        return _Core(
+        return PlanCore(
             area_segments=area,
             passed=[(p, _reason(p, st, stuck, v.operable)) for p in passed_idx],
             proposed=prop[order],
@@ -280,23 +258,20 @@ class IsolationEngine:
             isolated=isolated,
             cut_off=cut_off,
             sources_in_area=src_in_area,
+            inflow=inflow,
+            unsupplied_before=_without(st.unsupplied, a_el),
         )
 
-    def supplied_customers(self, core: _Core, st: _State, closed_valves: I64) -> tuple[int, int]:
+    def supplied_customers(
+        self, core: PlanCore, st: EngineState, closed_valves: I64
+    ) -> tuple[int, int]:
         """Customers (all, critical) still supplied with ``closed_valves`` closed on top of the
         state (the rest of the plan open)."""
         if self.assets is None:
             return (0, 0)
         g, tree = self.graph, st.tree
         closed = _with(tree.closed_inc, self.segments.valve_incidence[closed_valves])
-        sup = reach_local(
-            indptr=g.fwd_indptr,
-            nbr=g.fwd_dst,
-            nbr_inc=g.fwd_inc,
-            q=core.q,
-            closed_inc=closed,
-            seed_local=entry_seeds(g, core.q, closed, tree.supplied),
-        )
+        sup = supplied_in(g, core.q, closed, tree.supplied, core.inflow)
         lost = core.q[~sup & tree.supplied[core.q]]
         return (
             st.base_customers - int(self.assets.cust_per_elem[lost].sum()),
@@ -306,24 +281,14 @@ class IsolationEngine:
     # ------------------------------------------------------------------ assembly
     def _assemble(
         self,
-        core: _Core,
-        st: _State,
+        core: PlanCore,
+        st: EngineState,
         burst: dict[str, str],
         stuck: list[str],
         window: tuple[str, str] | None,
     ) -> IsolationPlan:
-        from waternet.isolation.outputs import build_restore, build_steps, consequences
-
         t, v = self.topology, self.valves
         steps = build_steps(self, core, st)
-        warnings: list[str] = []
-        for s in core.sources_in_area.tolist():
-            warnings.append(
-                f"source {t.node_ids[s]!r} is inside the isolated area: it will drain through "
-                "the burst unless its outlet is closed"
-            )
-        if len(core.proposed) == 0 and len(core.already_closed) == 0 and not core.not_needed:
-            warnings.append("no valve bounds the burst area: it cannot be isolated by valves")
         return IsolationPlan(
             topology=t,
             burst=burst,
@@ -336,12 +301,13 @@ class IsolationEngine:
             cut_off_elements=core.cut_off,
             consequences=consequences(self, core) if self.assets is not None else None,
             restore=build_restore(self, core, st, steps),
-            warnings=warnings,
+            warnings=plan_warnings(self, core),
             stuck=stuck,
             window=window,
             valve_nodes={v.valve_ids[i]: t.node_ids[int(v.node[i])] for i, _ in core.passed},
             area_elements=core.q[core.in_area],
             area_segments=list(core.area_segments),
+            unsupplied_before_elements=core.unsupplied_before,
         )
 
     # ------------------------------------------------------------------ helpers for output
@@ -360,6 +326,14 @@ def _with(mask: Bool, idx: I64) -> Bool:
     return out
 
 
+def _without(sorted_elems: I64, elems: I64) -> I64:
+    """``sorted_elems`` minus ``elems``, in O(len) (no sort of the large side)."""
+    pos = np.searchsorted(sorted_elems, elems)
+    hit = pos < len(sorted_elems)
+    hit[hit] = sorted_elems[pos[hit]] == elems[hit]
+    return np.delete(sorted_elems, pos[hit])
+
+
 def _lookup(q: I64, vals: Bool, elems: I64, outside: Bool, *, default: bool | None = None) -> Bool:
     """vals for elements in sorted q, ``outside[elem]`` (or ``default``) for the others."""
     if len(elems) == 0:
@@ -371,7 +345,7 @@ def _lookup(q: I64, vals: Bool, elems: I64, outside: Bool, *, default: bool | No
     return np.where(inq, vals[pos] if len(q) else False, other)
 
 
-def _reason(v: int, st: _State, stuck: Bool, operable: Bool) -> str:
+def _reason(v: int, st: EngineState, stuck: Bool, operable: Bool) -> str:
     if stuck[v]:
         return "stuck"
     if st.broken[v]:

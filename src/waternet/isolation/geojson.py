@@ -70,8 +70,8 @@ def point(p: LonLat) -> dict[str, Any]:
 
 def plan_geojson(model: NetworkModel, plan: IsolationPlan, out: dict[str, Any]) -> dict[str, Any]:
     """The plan for the map, WGS84: burst point, valves to close (with order), passed valves,
-    isolated and cut-off links (full polylines), affected customers, hydrants out of service.
-    Every feature has a ``role`` property."""
+    isolated, cut-off and already unsupplied links (full polylines), affected customers,
+    hydrants out of service. Every feature has a ``role`` property."""
     feats: list[dict[str, Any]] = []
     p: LonLat | None
     for s in out["steps"]:
@@ -83,15 +83,26 @@ def plan_geojson(model: NetworkModel, plan: IsolationPlan, out: dict[str, Any]) 
         p = valve_lonlat(model, pv["valve"])
         if p is not None:
             feats.append(feature(point(p), {"role": "passed_valve", **pv}))
-    for role, key in (("isolated", "isolated_links"), ("cut_off", "cut_off_links")):
+    layers = (
+        ("isolated", "isolated_links"),
+        ("cut_off", "cut_off_links"),
+        ("unsupplied_before", "unsupplied_before_links"),
+    )
+    for role, key in layers:
         for link in out[key]:
             line = link_lonlat(model, link)
             lk = model.link_by_id[link]
             if line is not None:
-                geom = {"type": "LineString", "coordinates": [[round(x, 7), round(y, 7)]
-                                                              for x, y in line]}
-                props = {"role": role, "link": link, "kind": lk.kind,
-                         "diameter_mm": round(lk.diameter_m * 1000.0, 1)}
+                geom = {
+                    "type": "LineString",
+                    "coordinates": [[round(x, 7), round(y, 7)] for x, y in line],
+                }
+                props = {
+                    "role": role,
+                    "link": link,
+                    "kind": lk.kind,
+                    "diameter_mm": round(lk.diameter_m * 1000.0, 1),
+                }
                 feats.append(feature(geom, props))
     by_acc = model.customer_by_account
     custs = out.get("affected_customers") or []
@@ -119,8 +130,11 @@ def plan_geojson(model: NetworkModel, plan: IsolationPlan, out: dict[str, Any]) 
         hyd = model.hydrant_by_id.get(h)
         if hyd is None:
             continue
-        p = (hyd.lon, hyd.lat) if hyd.lon is not None and hyd.lat is not None else node_lonlat(
-            model, hyd.node)
+        p = (
+            (hyd.lon, hyd.lat)
+            if hyd.lon is not None and hyd.lat is not None
+            else node_lonlat(model, hyd.node)
+        )
         if p is not None:
             feats.append(feature(point(p), {"role": "hydrant_out_of_service", "id": h}))
     return {"type": "FeatureCollection", "features": feats}

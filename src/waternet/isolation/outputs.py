@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from waternet.isolation.core import EngineState, PlanCore
 from waternet.isolation.plan import (
     AffectedCustomer,
     Consequences,
@@ -16,10 +17,10 @@ from waternet.isolation.plan import (
 )
 
 if TYPE_CHECKING:
-    from waternet.isolation.engine import IsolationEngine, _Core, _State
+    from waternet.isolation.engine import IsolationEngine
 
 
-def build_steps(engine: IsolationEngine, core: _Core, st: _State) -> list[Step]:
+def build_steps(engine: IsolationEngine, core: PlanCore, st: EngineState) -> list[Step]:
     """One step per valve to close, in operation order, with customers still supplied after it."""
     t, v = engine.topology, engine.valves
     steps: list[Step] = []
@@ -50,7 +51,7 @@ def build_steps(engine: IsolationEngine, core: _Core, st: _State) -> list[Step]:
 
 
 def build_restore(
-    engine: IsolationEngine, core: _Core, st: _State, steps: list[Step]
+    engine: IsolationEngine, core: PlanCore, st: EngineState, steps: list[Step]
 ) -> list[RestoreStep]:
     """Stage 1 reopens one supply-side valve slowly, so that the repaired pipe refills from one
     side (air released at a hydrant or air valve in the area); stage 2 reopens the others in the
@@ -80,7 +81,34 @@ def build_restore(
     return out
 
 
-def consequences(engine: IsolationEngine, core: _Core) -> Consequences:
+def plan_warnings(engine: IsolationEngine, core: PlanCore) -> list[str]:
+    """Warnings for the dispatcher: sources draining through the burst, an area no valve
+    bounds, and parts that had no supply before the plan (they are not its cut-off)."""
+    t, a = engine.topology, engine.assets
+    out = [
+        f"source {t.node_ids[s]!r} is inside the isolated area: it will drain through "
+        "the burst unless its outlet is closed"
+        for s in core.sources_in_area.tolist()
+    ]
+    if len(core.proposed) == 0 and len(core.already_closed) == 0 and not core.not_needed:
+        out.append("no valve bounds the burst area: it cannot be isolated by valves")
+    dry = core.unsupplied_before
+    if len(dry):
+        n_nodes = int((dry < t.n_nodes).sum())
+        who = ""
+        if a is not None:
+            cust = int(a.cust_per_elem[dry].sum())
+            crit = int(a.crit_per_elem[dry].sum())
+            who = f", {cust} customer(s) ({crit} critical)"
+        out.append(
+            f"{n_nodes} node(s) and {len(dry) - n_nodes} link(s){who} had no supply before this "
+            "plan (behind closed valves or pipes, or reachable only against a pump or check "
+            "valve): they are listed in unsupplied_before, not as cut off by this plan"
+        )
+    return out
+
+
+def consequences(engine: IsolationEngine, core: PlanCore) -> Consequences:
     t, a = engine.topology, engine.assets
     assert a is not None
     n = t.n_nodes
@@ -100,6 +128,7 @@ def consequences(engine: IsolationEngine, core: _Core) -> Consequences:
     dmas = sorted({d for d in (a.node_dma[i] for i in nodes) if d is not None})
     iso_len, iso_vol = engine.pipe_length_volume(iso)
     cut_len, _ = engine.pipe_length_volume(cut)
+    dry = core.unsupplied_before
     return Consequences(
         customers=customers,
         by_class=dict(sorted(Counter(c.klass for c in customers).items())),
@@ -110,15 +139,18 @@ def consequences(engine: IsolationEngine, core: _Core) -> Consequences:
         isolated_volume_m3=iso_vol,
         cut_off_pipe_length_m=cut_len,
         dmas_touched=dmas,
+        unsupplied_before_customers=int(a.cust_per_elem[dry].sum()),
+        unsupplied_before_critical_count=int(a.crit_per_elem[dry].sum()),
+        unsupplied_before_pipe_length_m=engine.pipe_length_volume(dry)[0],
     )
 
 
 def conflicts(
-    engine: IsolationEngine, core: _Core, b: int, stuck: Any, state: NetworkState
+    engine: IsolationEngine, core: PlanCore, b: int, stuck: Any, state: NetworkState
 ) -> list[dict[str, Any]]:
     t, v = engine.topology, engine.valves
     out: list[dict[str, Any]] = []
-    base = engine._core(b, stuck, engine.state(None))
+    base = engine.plan_core(b, stuck, engine.state(None))
     extra_iso = np.setdiff1d(core.isolated, base.isolated)
     extra_cut = np.setdiff1d(core.cut_off, base.cut_off)
     extra = np.union1d(extra_iso, extra_cut)

@@ -76,6 +76,10 @@ class Consequences:
     isolated_volume_m3: float
     cut_off_pipe_length_m: float
     dmas_touched: list[str]
+    # customers and pipes already without supply before the plan (not counted above)
+    unsupplied_before_customers: int = 0
+    unsupplied_before_critical_count: int = 0
+    unsupplied_before_pipe_length_m: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +103,9 @@ class Consequences:
             "isolated_volume_m3": round(self.isolated_volume_m3, 3),
             "cut_off_pipe_length_m": round(self.cut_off_pipe_length_m, 3),
             "dmas_touched": list(self.dmas_touched),
+            "unsupplied_before_customers": self.unsupplied_before_customers,
+            "unsupplied_before_critical_count": self.unsupplied_before_critical_count,
+            "unsupplied_before_pipe_length_m": round(self.unsupplied_before_pipe_length_m, 3),
         }
 
 
@@ -126,6 +133,9 @@ class IsolationPlan:
     # everything inside the closed valves (sorted elements) and its segments
     area_elements: I64 | None = None
     area_segments: list[int] = field(default_factory=list)
+    # outside the area and without supply before the plan (closed valves or pipes, or only
+    # reachable against pumps / check valves): already dry, not cut off by this plan
+    unsupplied_before_elements: I64 | None = None
 
     # ------------------------------------------------------------------ id lists
     def _split(self, elems: I64) -> tuple[list[str], list[str]]:
@@ -153,10 +163,23 @@ class IsolationPlan:
     def cut_off_links(self) -> list[str]:
         return self._split(self.cut_off_elements)[1]
 
+    @property
+    def unsupplied_before_nodes(self) -> list[str]:
+        return self._split(self._unsupplied_before())[0]
+
+    @property
+    def unsupplied_before_links(self) -> list[str]:
+        return self._split(self._unsupplied_before())[1]
+
+    def _unsupplied_before(self) -> I64:
+        e = self.unsupplied_before_elements
+        return np.zeros(0, dtype=np.int64) if e is None else e
+
     # ------------------------------------------------------------------ JSON
     def to_json(self) -> dict[str, Any]:
         iso_n, iso_l = self._split(self.isolated_elements)
         cut_n, cut_l = self._split(self.cut_off_elements)
+        dry_n, dry_l = self._split(self._unsupplied_before())
         out: dict[str, Any] = {
             "burst": dict(self.burst),
             "valves_to_close": list(self.valves_to_close),
@@ -170,6 +193,8 @@ class IsolationPlan:
             "isolated_links": iso_l,
             "cut_off_nodes": cut_n,
             "cut_off_links": cut_l,
+            "unsupplied_before_nodes": dry_n,
+            "unsupplied_before_links": dry_l,
             "restore": [
                 {
                     "stage": r.stage,
@@ -205,9 +230,9 @@ class IsolationPlan:
 
     # ------------------------------------------------------------------ GeoJSON
     def to_geojson(self, coords: Mapping[str, Sequence[float]] | None = None) -> dict[str, Any]:
-        """FeatureCollection: valves to close (Point, with order), passed valves, isolated and
-        cut-off links (LineString), affected customers (Point). ``coords`` maps node id to
-        (x, y); default: the topology's own coordinates."""
+        """FeatureCollection: valves to close (Point, with order), passed valves, isolated,
+        cut-off and already unsupplied links (LineString), affected customers (Point).
+        ``coords`` maps node id to (x, y); default: the topology's own coordinates."""
         t = self.topology
         xy = _coords(t, coords)
         feats: list[dict[str, Any]] = []
@@ -223,7 +248,11 @@ class IsolationPlan:
                     feats.append(
                         _point(p, {"role": "passed_valve", "valve": pv.valve, "reason": pv.reason})
                     )
-        layers = (("isolated", self.isolated_elements), ("cut_off", self.cut_off_elements))
+        layers = (
+            ("isolated", self.isolated_elements),
+            ("cut_off", self.cut_off_elements),
+            ("unsupplied_before", self._unsupplied_before()),
+        )
         for role, elems in layers:
             for j in (elems[elems >= t.n_nodes] - t.n_nodes).tolist():
                 a = xy(int(t.link_start[j]))

@@ -70,6 +70,12 @@ class PlanSummary(BaseModel):
     customers: int
     critical_customers: int
     hydrants_out_of_service: int
+    unsupplied_before_links: int = Field(
+        default=0, description="links already without supply before the plan"
+    )
+    unsupplied_before_customers: int = Field(
+        default=0, description="customers already without water before the plan"
+    )
 
 
 class CutOffArea(BaseModel):
@@ -149,6 +155,9 @@ class Consequences(BaseModel):
     isolated_volume_m3: float
     cut_off_pipe_length_m: float
     dmas_touched: list[str]
+    unsupplied_before_customers: int = 0
+    unsupplied_before_critical_count: int = 0
+    unsupplied_before_pipe_length_m: float = 0.0
 
 
 class WhatIf(BaseModel):
@@ -177,8 +186,11 @@ class PlanDetail(BaseModel):
     restore: list[RestoreStepOut]
     conflicts: list[PlanConflict]
     warnings: list[str] = []
-    unsupplied_before: list[str] = Field(
-        default=[], description="elements already without supply before the plan"
+    unsupplied_before_nodes: list[str] = Field(
+        default=[], description="nodes already without supply before the plan (not cut off by it)"
+    )
+    unsupplied_before_links: list[str] = Field(
+        default=[], description="links already without supply before the plan (not cut off by it)"
     )
     window: TimeWindow | None = None
     affected_customers: list[AffectedCustomer] | None = Field(

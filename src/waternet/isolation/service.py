@@ -113,11 +113,15 @@ def _rank(net: LoadedNetwork) -> dict[str, Any]:
         links = (el[el >= t.n_nodes] - t.n_nodes).tolist()
         pipes = [t.link_ids[j] for j in links if int(t.link_kind[j]) == 0]
         nodes = el[el < t.n_nodes]
-        node = t.node_ids[int(nodes[0])] if len(nodes) else (
-            t.node_ids[int(t.link_start[links[0]])] if links else None)
+        node = (
+            t.node_ids[int(nodes[0])]
+            if len(nodes)
+            else (t.node_ids[int(t.link_start[links[0]])] if links else None)
+        )
         # a pipe (or, for a segment without pipes, a node) to plan this segment's isolation
-        rows.append({"rank": pos, **imp.to_json(), "pipes": pipes[:50], "n_pipes": len(pipes),
-                     "node": node})
+        rows.append(
+            {"rank": pos, **imp.to_json(), "pipes": pipes[:50], "n_pipes": len(pipes), "node": node}
+        )
     best = best_new_valve(engine, segment=ranking[0].segment) if ranking else None
     return {"segments": len(ranking), "ranking": rows, "best_new_valve": best}
 
@@ -132,6 +136,9 @@ def plan_summary(out: dict[str, Any]) -> dict[str, Any]:
         "customers": len(out.get("affected_customers") or []),
         "critical_customers": cons.get("critical_count", 0),
         "hydrants_out_of_service": len(cons.get("hydrants_out_of_service") or []),
+        # already without supply before the plan (not counted in the figures above)
+        "unsupplied_before_links": len(out["unsupplied_before_links"]),
+        "unsupplied_before_customers": cons.get("unsupplied_before_customers", 0),
     }
 
 
@@ -165,8 +172,10 @@ def cut_off_areas(model: NetworkModel, out: dict[str, Any]) -> list[dict[str, An
                 parent[find("l:" + lid)] = find("n:" + end)
     groups: dict[str, dict[str, Any]] = {}
     for key in list(parent):
-        g = groups.setdefault(find(key), {"nodes": [], "links": [], "length_m": 0.0,
-                                          "customers": 0, "critical_customers": 0})
+        g = groups.setdefault(
+            find(key),
+            {"nodes": [], "links": [], "length_m": 0.0, "customers": 0, "critical_customers": 0},
+        )
         if key.startswith("n:"):
             g["nodes"].append(key[2:])
         else:

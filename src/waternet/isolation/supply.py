@@ -11,6 +11,11 @@ element are one contiguous slice. Closing valves around an area A can only take 
 A and from the descendants of A in that tree; :func:`reach_local` recomputes supply on that small
 set only, seeded from its supplied surroundings. That keeps a plan proportional to the affected
 part of the network, not to the network.
+
+The burst element itself is the exception to the water rules (issue 11): a ruptured pipe takes
+water in from both of its end nodes whatever its check valve or initial status.
+:func:`burst_inflow` gives those extra edges; :func:`reach_local` and :func:`entry_seeds` take
+them on top of the graph, so the rules still hold everywhere else.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from waternet.network.topology import Topology
 
 I64 = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]
+Edges = tuple[I64, I64, I64]  # (source element, target element, incidence) of extra edges
+NO_EDGES: Edges = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,6 +190,22 @@ class SupplyTree:
         return self.by_pre[ranges(starts, ends - starts)]
 
 
+def burst_inflow(topology: Topology, b: int) -> Edges:
+    """Edges by which a rupture of element ``b`` takes water: from each end node of a burst
+    pipe into it, whatever its check valve or initial status (a valve closed on the incidence
+    still cuts it). Nothing extra for a node burst: its links keep their rules."""
+    n = topology.n_nodes
+    if b < n:
+        return NO_EDGES
+    j = b - n
+    ends = np.array([topology.link_start[j], topology.link_end[j]], dtype=np.int64)
+    return ends, np.array([b, b], dtype=np.int64), np.array([2 * j, 2 * j + 1], dtype=np.int64)
+
+
+def reversed_edges(edges: Edges) -> Edges:
+    return edges[1], edges[0], edges[2]
+
+
 def reach_local(
     *,
     indptr: I64,
@@ -191,10 +214,11 @@ def reach_local(
     q: I64,
     closed_inc: Bool,
     seed_local: I64,
+    extra: Edges = NO_EDGES,
 ) -> Bool:
     """Elements of the sorted set ``q`` reachable from ``seed_local`` (positions in q) along
-    edges (``indptr``/``nbr``/``nbr_inc`` CSR) staying inside q and not crossing closed
-    incidences. Returns a bool mask over q."""
+    edges (``indptr``/``nbr``/``nbr_inc`` CSR, plus ``extra``, in the same direction) staying
+    inside q and not crossing closed incidences. Returns a bool mask over q."""
     k = len(q)
     out = np.zeros(k, dtype=bool)
     if k == 0 or len(seed_local) == 0:
@@ -205,6 +229,11 @@ def reach_local(
     src = np.repeat(np.arange(k, dtype=np.int64), lens)
     dst = nbr[idx]
     ok = ~closed_inc[nbr_inc[idx]]
+    if len(extra[0]):
+        in_q, e_src = _positions(q, extra[0])
+        src = np.concatenate([src, e_src])
+        dst = np.concatenate([dst, extra[1]])
+        ok = np.concatenate([ok, in_q & ~closed_inc[extra[2]]])
     pos = np.searchsorted(q, dst)
     pos[pos >= k] = 0
     ok &= q[pos] == dst
@@ -216,16 +245,55 @@ def reach_local(
     return out
 
 
-def entry_seeds(graph: ElementGraph, q: I64, closed_inc: Bool, supplied_outside: Bool) -> I64:
-    """Positions in sorted ``q`` with an open in-edge from a supplied element outside q."""
+def supplied_in(
+    graph: ElementGraph, q: I64, closed_inc: Bool, supplied_outside: Bool, extra: Edges = NO_EDGES
+) -> Bool:
+    """Mask over sorted ``q``: supplied with ``closed_inc`` shut, water entering q from the
+    supplied elements outside it (whose supply does not change), along the graph plus
+    ``extra`` edges."""
+    return reach_local(
+        indptr=graph.fwd_indptr,
+        nbr=graph.fwd_dst,
+        nbr_inc=graph.fwd_inc,
+        q=q,
+        closed_inc=closed_inc,
+        seed_local=entry_seeds(graph, q, closed_inc, supplied_outside, extra),
+        extra=extra,
+    )
+
+
+def entry_seeds(
+    graph: ElementGraph,
+    q: I64,
+    closed_inc: Bool,
+    supplied_outside: Bool,
+    extra: Edges = NO_EDGES,
+) -> I64:
+    """Positions in sorted ``q`` with an open in-edge (of the graph or ``extra``) from a
+    supplied element outside q."""
     k = len(q)
     starts = graph.rev_indptr[q]
     lens = graph.rev_indptr[q + 1] - starts
     idx = ranges(starts, lens)
     tgt = np.repeat(np.arange(k, dtype=np.int64), lens)
     src = graph.rev_src[idx]
-    ok = ~closed_inc[graph.rev_inc[idx]] & supplied_outside[src]
+    ok = ~closed_inc[graph.rev_inc[idx]]
+    if len(extra[0]):
+        in_q, e_tgt = _positions(q, extra[1])
+        tgt = np.concatenate([tgt, e_tgt])
+        src = np.concatenate([src, extra[0]])
+        ok = np.concatenate([ok, in_q & ~closed_inc[extra[2]]])
+    ok &= supplied_outside[src]
     pos = np.searchsorted(q, src)
     pos[pos >= k] = 0
     ok &= q[pos] != src
     return np.unique(tgt[ok])
+
+
+def _positions(q: I64, elems: I64) -> tuple[Bool, I64]:
+    """(element in sorted ``q``?, its position there, 0 when not)."""
+    if len(q) == 0:
+        return np.zeros(len(elems), dtype=bool), np.zeros(len(elems), dtype=np.int64)
+    pos = np.searchsorted(q, elems)
+    pos[pos >= len(q)] = 0
+    return q[pos] == elems, pos

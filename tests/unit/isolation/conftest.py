@@ -48,10 +48,16 @@ def small_topology(
 
 
 def reference_supplied(
-    topo: Topology, closed_valve_incidences: set[tuple[int, int]], sources: list[int]
+    topo: Topology,
+    closed_valve_incidences: set[tuple[int, int]],
+    sources: list[int],
+    *,
+    burst: int | None = None,
 ) -> set[tuple[str, int]]:
     """Independent NetworkX reference: elements ("n", i) / ("l", j) reachable from ``sources``
-    with the issue's direction rules; ``closed_valve_incidences`` holds (link, node) pairs."""
+    with the issue's direction rules; ``closed_valve_incidences`` holds (link, node) pairs.
+    ``burst``: a ruptured pipe (link index); it takes water in from each of its end nodes
+    whose incidence no valve closes, whatever its check valve or initial status."""
     g = nx.DiGraph()
     for i in range(topo.n_nodes):
         g.add_node(("n", i))
@@ -68,6 +74,12 @@ def reference_supplied(
                 g.add_edge(("n", end_node), ("l", j))
             if (not is_start) or not topo.link_oneway[j]:
                 g.add_edge(("l", j), ("n", end_node))
+    if burst is not None:
+        s, e = int(topo.link_start[burst]), int(topo.link_end[burst])
+        for end_node, is_start in ((s, True), (e, False)):
+            if (burst, end_node) in closed_valve_incidences and not (s == e and not is_start):
+                continue
+            g.add_edge(("n", end_node), ("l", burst))
     reach: set[tuple[str, int]] = set()
     for s in sources:
         reach.add(("n", s))

@@ -73,13 +73,17 @@ def test_plan_properties(case: tuple[Topology, ValveLayer, str, list[str]]) -> N
         assert any("inside the isolated area" in w for w in plan.warnings)
     all_srcs = np.flatnonzero(topo.node_is_source).tolist()
     before = reference_supplied(topo, _closed_pairs(topo, layer, []), all_srcs)
-    after = reference_supplied(topo, _closed_pairs(topo, layer, plan.valves_to_close), srcs)
+    j = topo.link_index[burst]
+    # the burst pipe takes water from both ends, whatever its check valve (issue 11)
+    after = reference_supplied(
+        topo, _closed_pairs(topo, layer, plan.valves_to_close), srcs, burst=j
+    )
     # every path from a source to the burst pipe crosses a closed valve
     assert b not in after
     # no proposed valve can be left open without reconnecting the burst pipe to supply
     for v in plan.valves_to_close:
         rest = [w for w in plan.valves_to_close if w != v]
-        assert b in reference_supplied(topo, _closed_pairs(topo, layer, rest), srcs)
+        assert b in reference_supplied(topo, _closed_pairs(topo, layer, rest), srcs, burst=j)
     # isolated / cut-off sets are exactly the elements without supply
     all_elems = {("n", i) for i in range(topo.n_nodes)} | {("l", j) for j in range(topo.n_links)}
     unsup = all_elems - after
