@@ -13,17 +13,22 @@ reason (the ``error`` field of an HTTP error body)::
     ├── AuthError (unauthorized)                            401
     ├── Forbidden (forbidden)                               403
     ├── ServiceUnavailable (service_unavailable)            503
-    │   └── SpoolFull (ingest.spool)                        the database is down and the local
-    │                                                       spool is full: retry later
+    │   ├── SpoolFull (ingest.spool)                        the database is down and the local
+    │   │                                                   spool is full: retry later
+    │   ├── ProtocolError (mqtt_protocol_error,             the broker sent a malformed packet:
+    │   │     ingest.mqtt.wire)                             the session disconnects, reconnects
+    │   ├── ConnectRefused (mqtt_connect_refused,           the broker refused CONNECT
+    │   │     ingest.mqtt.reasons; also ConnectionError)
+    │   └── SubscriptionRefused (mqtt_subscription_refused, the broker refused a topic: the
+    │         ingest.mqtt.reasons; also ConnectionError)    worker stops (never runs unsubscribed)
     └── DecodeError (decode_error, ``reason`` refines it)   400
         └── BadInput (ingest.formats.mqtt)                  a payload refused with a reject
                                                             reason; the parsers turn it into a
                                                             quarantine record, it never leaves
                                                             ``ingest.formats``
 
-    ProtocolError (ingest.mqtt.wire, internal to the MQTT session; not a WaternetError yet)
-
-Rule: an exception class that waternet defines derives from one of these, so that whatever
+Rule: an exception class that waternet defines derives from one of these (a module-private
+signal that never leaves its module, like the session's ``_NoConnAck``, excepted), so that whatever
 escapes a package is reported the same way by the API and the CLI. Exceptions of libraries
 (psycopg, pydantic, FastAPI) are mapped at the edge: ``waternet.api.errors`` answers
 ``psycopg.DataError`` with 422, ``psycopg.OperationalError`` (database unreachable) with 503 and

@@ -85,7 +85,7 @@ def test_connack_refusal_is_a_clear_error(
     session = Recorder().session(f"mqtt://127.0.0.1:{closed_broker.port}", protocol=protocol)
     with pytest.raises(ConnectRefused) as exc:
         session.start()
-    assert exc.value.code == code and words in str(exc.value)
+    assert exc.value.return_code == code and words in str(exc.value)
     assert not exc.value.wrong_version  # "auto" did not try 3.1.1 with bad credentials
     assert session.generation == 0 and not session.connected.is_set()
 

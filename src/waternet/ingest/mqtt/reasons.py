@@ -3,6 +3,8 @@ that carry them."""
 
 from __future__ import annotations
 
+from waternet.errors import ServiceUnavailable
+
 # CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3)
 CONNACK_V3 = {
     1: "unacceptable protocol version",
@@ -62,24 +64,29 @@ def reason_name(code: int, *, v5: bool, connack: bool = False) -> str:
     return f"0x{code:02x} {REASONS_V5.get(code, 'unknown reason code')}"
 
 
-class ConnectRefused(ConnectionRefusedError):
-    """The broker answered CONNECT with a refusal (MQTT 5 reason code or 3.1.1 return code)."""
+class ConnectRefused(ServiceUnavailable, ConnectionRefusedError):
+    """The broker answered CONNECT with a refusal (MQTT 5 reason code or 3.1.1 return code,
+    ``return_code``; ``code`` is the stable error code of every waternet error)."""
 
-    def __init__(self, code: int, *, v5: bool, reason_string: object = None) -> None:
-        self.code = code
+    code = "mqtt_connect_refused"
+
+    def __init__(self, return_code: int, *, v5: bool, reason_string: object = None) -> None:
+        self.return_code = return_code
         self.v5 = v5
-        self.reason = reason_name(code, v5=v5, connack=True)
+        self.reason = reason_name(return_code, v5=v5, connack=True)
         extra = f" ({reason_string})" if reason_string else ""
         super().__init__(f"broker refused the connection: {self.reason}{extra}")
 
     @property
     def wrong_version(self) -> bool:
         """MQTT 5 not spoken there: 0x84, or a 3.1.1 broker's return code 1."""
-        return self.code == 0x84 or (self.v5 and self.code == 1)
+        return self.return_code == 0x84 or (self.v5 and self.return_code == 1)
 
 
-class SubscriptionRefused(ConnectionError):
+class SubscriptionRefused(ServiceUnavailable, ConnectionError):
     """The broker refused a subscription: the worker must not run without it."""
+
+    code = "mqtt_subscription_refused"
 
     def __init__(self, filters: list[str], codes: list[int], *, v5: bool) -> None:
         self.filters = filters

@@ -20,6 +20,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from waternet.errors import ServiceUnavailable
 from waternet.ingest.mqtt.reasons import CONNACK_V3 as CONNACK_V3
 from waternet.ingest.mqtt.reasons import REASONS_V5 as REASONS_V5
 from waternet.ingest.mqtt.reasons import reason_name as reason_name
@@ -46,11 +47,14 @@ MAXIMUM_PACKET_SIZE, SERVER_REFERENCE = 0x27, 0x1C
 MALFORMED, PROTOCOL_ERROR, PACKET_TOO_LARGE = 0x81, 0x82, 0x95
 
 
-class ProtocolError(Exception):
+class ProtocolError(ServiceUnavailable):
     """The peer sent bytes that are not a well-formed MQTT packet (or broke the protocol).
 
     ``reason`` is the MQTT 5 reason code for the DISCONNECT the client sends before closing.
+    The broker, not waternet's caller, is at fault: a :class:`ServiceUnavailable`.
     """
+
+    code = "mqtt_protocol_error"
 
     def __init__(self, message: str, reason: int = MALFORMED) -> None:
         super().__init__(message)
