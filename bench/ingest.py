@@ -75,8 +75,9 @@ def publish_main(spec: dict[str, Any]) -> None:
     batch, total, rate = spec["batch"], spec["readings"], spec["rate"]
     sensors = spec["sensors"]
     slots = sensors // batch
-    pub = FastMqttPublisher(spec["mqtt"], client_id=f"bench-pub-{uuid.uuid4().hex[:8]}", qos=1,
-                            max_inflight=1000)
+    pub = FastMqttPublisher(
+        spec["mqtt"], client_id=f"bench-pub-{uuid.uuid4().hex[:8]}", qos=1, max_inflight=1000
+    )
     values = [f"{40 + (i % 997) / 100:.2f}".encode() for i in range(sensors)]
     if batch == 1:
         topics = [f"waternet/v1/telemetry/{code(i)}" for i in range(sensors)]
@@ -87,8 +88,13 @@ def publish_main(spec: dict[str, Any]) -> None:
         for j in range(slots):
             parts = [b'{"readings":[{"s":"' + code(j * batch).encode() + b'","ts":']
             for k in range(1, batch):
-                parts.append(b',"v":' + values[j * batch + k - 1] + b',"q":0},{"s":"'
-                             + code(j * batch + k).encode() + b'","ts":')
+                parts.append(
+                    b',"v":'
+                    + values[j * batch + k - 1]
+                    + b',"q":0},{"s":"'
+                    + code(j * batch + k).encode()
+                    + b'","ts":'
+                )
             parts.append(b',"v":' + values[j * batch + batch - 1] + b',"q":0}]}')
             frags.append(parts)
     last = [0] * (sensors if batch == 1 else slots)
@@ -113,16 +119,27 @@ def publish_main(spec: dict[str, Any]) -> None:
                 time.sleep(ahead)
     t_sent = time.time()
     ok = pub.flush(timeout=600)
-    out = {"t0": t0, "t_sent": t_sent, "t_acked": time.time(), "readings": n, "messages": msgs,
-           "acked": pub.acked, "flushed": ok}
+    out = {
+        "t0": t0,
+        "t_sent": t_sent,
+        "t_acked": time.time(),
+        "readings": n,
+        "messages": msgs,
+        "acked": pub.acked,
+        "flushed": ok,
+    }
     pub.close()
     print(json.dumps(out), flush=True)
 
 
 def start_publisher(mqtt: str, *, batch: int, readings: int, rate: float) -> subprocess.Popen[str]:
     spec = {"mqtt": mqtt, "batch": batch, "readings": readings, "rate": rate, "sensors": SENSORS}
-    return subprocess.Popen([sys.executable, __file__, "--publisher", json.dumps(spec)],
-                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+    return subprocess.Popen(
+        [sys.executable, __file__, "--publisher", json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
 
 
 def publisher_result(p: subprocess.Popen[str]) -> dict[str, Any]:
@@ -137,6 +154,7 @@ class BenchDb:
     def __init__(self, admin_url: str) -> None:
         from waternet.db import migrate
         from waternet.sensors import service as sensors_service
+
         self.admin = admin_url
         self.name = f"wn_bench_ingest_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(admin_url, autocommit=True) as c:
@@ -145,8 +163,11 @@ class BenchDb:
         migrate.upgrade(self.url)
         sensors_service.register_sensors(self.url, [{"code": code(i)} for i in range(SENSORS)])
         with psycopg.connect(self.url) as c:
-            self.mode = str(c.execute("SELECT value #>> '{}' FROM waternet_meta "
-                                      "WHERE key = 'storage_mode'").fetchone()[0])  # type: ignore[index]
+            self.mode = str(
+                c.execute(
+                    "SELECT value #>> '{}' FROM waternet_meta WHERE key = 'storage_mode'"
+                ).fetchone()[0]
+            )  # type: ignore[index]
             self.ids = [r[0] for r in c.execute("SELECT id FROM sensors ORDER BY code")]
 
     def reset(self) -> None:
@@ -154,8 +175,10 @@ class BenchDb:
             tables = ["readings", "latest_readings", "quarantine", "rollup_dirty"]
             tables += [lv.table for lv in LEVELS]
             c.execute(f"TRUNCATE {', '.join(tables)}")
-            c.execute("UPDATE rollup_watermark SET threshold = date_trunc('minute', now()), "
-                      "done = date_trunc('minute', now())")
+            c.execute(
+                "UPDATE rollup_watermark SET threshold = date_trunc('minute', now()), "
+                "done = date_trunc('minute', now())"
+            )
             c.execute("CHECKPOINT")
 
     def count(self) -> int:
@@ -180,7 +203,7 @@ def ceiling(db: BenchDb, seconds: float, *, full_writer: bool) -> float:
         while time.perf_counter() - t0 < seconds:
             for start in range(0, len(ids), 5000):
                 ts = base + timedelta(milliseconds=rnd)
-                rows = [(sid, ts, 45.25, 0) for sid in ids[start:start + 5000]]
+                rows = [(sid, ts, 45.25, 0) for sid in ids[start : start + 5000]]
                 with conn.transaction(), conn.cursor() as cur:
                     if full_writer:
                         repository.write_rows(cur, rows)
@@ -202,6 +225,7 @@ def refresh_rate(db: BenchDb) -> dict[str, float]:
     """Roll up every stored reading (all four levels, on-time path) as the API process's
     refresher would; raw rows/s, checked: the daily buckets count every reading once."""
     from waternet.timeseries import rollups
+
     with psycopg.connect(db.url) as conn:
         n = int(conn.execute("SELECT count(*) FROM readings").fetchone()[0])  # type: ignore[index]
         t0 = time.perf_counter()
@@ -237,8 +261,11 @@ def naive_bridge(db: BenchDb, mqtt: str, messages: int) -> float:
             done.set()
 
     subscribed = threading.Event()
-    client = pmqtt.Client(pmqtt.CallbackAPIVersion.VERSION2,
-                          client_id=f"bench-naive-{uuid.uuid4().hex[:8]}", clean_session=True)
+    client = pmqtt.Client(
+        pmqtt.CallbackAPIVersion.VERSION2,
+        client_id=f"bench-naive-{uuid.uuid4().hex[:8]}",
+        clean_session=True,
+    )
     client.on_message = on_message
     client.on_subscribe = lambda *a: subscribed.set()
     client.on_connect = lambda c, *a: c.subscribe("waternet/v1/telemetry/+", qos=1)
@@ -266,13 +293,22 @@ class Worker:
 
         self.port = free_port(0)
         cid = f"bench-ingest-{uuid.uuid4().hex[:8]}"
-        env = {**os.environ, "WATERNET_DATABASE_URL": db.url, "WATERNET_MQTT_URL": mqtt,
-               "WATERNET_STATE_DIR": str(state), "WATERNET_LOG_JSON": "false",
-               "WATERNET_INGEST_SHARE_GROUP": f"bench{uuid.uuid4().hex[:8]}"}
+        env = {
+            **os.environ,
+            "WATERNET_DATABASE_URL": db.url,
+            "WATERNET_MQTT_URL": mqtt,
+            "WATERNET_STATE_DIR": str(state),
+            "WATERNET_LOG_JSON": "false",
+            "WATERNET_INGEST_SHARE_GROUP": f"bench{uuid.uuid4().hex[:8]}",
+        }
         self.log = (state / f"{cid}.log").open("w")
         self.proc = subprocess.Popen(
             [str(BIN), "ingest", "--client-id", cid, "--metrics-port", str(self.port)],
-            env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         assert "connected" in line, f"worker did not start: {line!r}"
@@ -337,10 +373,15 @@ def throughput(db: BenchDb, mqtt: str, state: Path, *, batch: int, readings: int
         w.stop()
     stored = db.count()
     dt = t_done - res["t0"]
-    return {"readings": readings, "stored": stored, "seconds": dt, "rate": readings / dt,
-            "msg_rate": res["messages"] / dt,
-            "publish_rate": res["readings"] / max(res["t_sent"] - res["t0"], 1e-9),
-            "batches": m.get("waternet_ingest_batch_rows_count", 0)}
+    return {
+        "readings": readings,
+        "stored": stored,
+        "seconds": dt,
+        "rate": readings / dt,
+        "msg_rate": res["messages"] / dt,
+        "publish_rate": res["readings"] / max(res["t_sent"] - res["t0"], 1e-9),
+        "batches": m.get("waternet_ingest_batch_rows_count", 0),
+    }
 
 
 def latency(db: BenchDb, mqtt: str, state: Path, *, rate: float, seconds: float) -> dict[str, Any]:
@@ -357,16 +398,24 @@ def latency(db: BenchDb, mqtt: str, state: Path, *, rate: float, seconds: float)
         q = c.execute(
             "SELECT count(*), percentile_cont(ARRAY[0.5, 0.99, 0.999]) WITHIN GROUP "
             "(ORDER BY extract(epoch FROM received_at - ts)), max(extract(epoch FROM "
-            "received_at - ts)) FROM readings").fetchone()
+            "received_at - ts)) FROM readings"
+        ).fetchone()
     assert q is not None
     commit = histogram(m, "waternet_ingest_commit_seconds")
     commit_max = next((le for le, cum in commit if cum >= commit[-1][1]), float("inf"))
     lat = histogram(m, "waternet_ingest_publish_to_commit_seconds")
     p50, p99, p999 = (float(x) for x in q[1])
-    return {"rows": int(q[0]), "p50_tx_start": p50, "p99_tx_start": p99, "p999_tx_start": p999,
-            "max_tx_start": float(q[2]), "commit_max_bound": commit_max,
-            "p99_bound": p99 + commit_max, "hist_p99": hist_quantile(lat, 0.99),
-            "achieved_rate": res["readings"] / max(res["t_sent"] - res["t0"], 1e-9)}
+    return {
+        "rows": int(q[0]),
+        "p50_tx_start": p50,
+        "p99_tx_start": p99,
+        "p999_tx_start": p999,
+        "max_tx_start": float(q[2]),
+        "commit_max_bound": commit_max,
+        "p99_bound": p99 + commit_max,
+        "hist_p99": hist_quantile(lat, 0.99),
+        "achieved_rate": res["readings"] / max(res["t_sent"] - res["t0"], 1e-9),
+    }
 
 
 def soak(db: BenchDb, mqtt: str, state: Path, *, rate: float, seconds: float) -> dict[str, Any]:
@@ -390,10 +439,18 @@ def soak(db: BenchDb, mqtt: str, state: Path, *, rate: float, seconds: float) ->
     finally:
         w.stop()
     warm = [s for s in samples if s[0] >= min(60.0, seconds / 4)] or samples
-    slope = statistics.linear_regression([s[0] for s in warm], [s[1] for s in warm]).slope \
-        if len(warm) >= 2 else 0.0
-    return {"samples": samples, "slope_mib_per_min": slope * 60, "stored": db.count(), "n": n,
-            "growth_mib": warm[-1][1] - warm[0][1]}
+    slope = (
+        statistics.linear_regression([s[0] for s in warm], [s[1] for s in warm]).slope
+        if len(warm) >= 2
+        else 0.0
+    )
+    return {
+        "samples": samples,
+        "slope_mib_per_min": slope * 60,
+        "stored": db.count(),
+        "n": n,
+        "growth_mib": warm[-1][1] - warm[0][1],
+    }
 
 
 # --- report --------------------------------------------------------------------------------
@@ -407,8 +464,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short phases (about 3 minutes)")
     ap.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    ap.add_argument("--mqtt", default="mqtt://127.0.0.1:1884",
-                    help="broker URL, or 'private' for a private Mosquitto (test.conf)")
+    ap.add_argument(
+        "--mqtt",
+        default="mqtt://127.0.0.1:1884",
+        help="broker URL, or 'private' for a private Mosquitto (test.conf)",
+    )
     ap.add_argument("--soak", type=float, default=None, help="soak seconds (600; --quick 60)")
     ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
     ap.add_argument("--publisher", help=argparse.SUPPRESS)
@@ -427,8 +487,10 @@ def main() -> None:
         broker.start()
         mqtt = broker.url
     state = Path(tempfile.mkdtemp(prefix="wn-bench-ingest-"))
-    print(f"waternet ingest benchmark ({'quick' if q else 'full'}), broker {mqtt}"
-          f"{' (private, deploy/mosquitto/test.conf)' if broker else ''}, {os.cpu_count()} cores")
+    print(
+        f"waternet ingest benchmark ({'quick' if q else 'full'}), broker {mqtt}"
+        f"{' (private, deploy/mosquitto/test.conf)' if broker else ''}, {os.cpu_count()} cores"
+    )
     db = BenchDb(args.db)
     print(f"database {db.name} ({db.mode} storage), {SENSORS} sensors registered")
     r: dict[str, Any] = {}
@@ -442,8 +504,7 @@ def main() -> None:
         db.reset()
         r["naive"] = naive_bridge(db, mqtt, 5_000 if q else 20_000)
         print(f"  naive bridge: {r['naive']:,.0f} msg/s", flush=True)
-        r["batch"] = throughput(db, mqtt, state, batch=100,
-                                readings=600_000 if q else 3_000_000)
+        r["batch"] = throughput(db, mqtt, state, batch=100, readings=600_000 if q else 3_000_000)
         print(f"  waternet batches of 100: {r['batch']}", flush=True)
         r["refresh"] = refresh_rate(db)
         print(f"  rollup refresh of those readings: {r['refresh']}", flush=True)
@@ -462,45 +523,71 @@ def main() -> None:
 
 def report(r: dict[str, Any], soak_s: float) -> None:
     b, s, lat, sk = r["batch"], r["single"], r["latency"], r["soak"]
-    exact = (b["stored"] == b["readings"] and s["stored"] == s["readings"]
-             and sk["stored"] == sk["n"])
+    exact = (
+        b["stored"] == b["readings"] and s["stored"] == s["readings"] and sk["stored"] == sk["n"]
+    )
     print()
     print(f"{'measure':<52}{'value':>14}  {'ratio':>16}  target")
     rows = [
         ("database ceiling, COPY + ON CONFLICT (rows/s)", r["ceiling"], "1.00 x ceiling", ""),
-        ("  writer's whole transaction (rows/s)", r["ceiling_full"],
-         f"{r['ceiling_full'] / r['ceiling']:.2f} x ceiling", ""),
+        (
+            "  writer's whole transaction (rows/s)",
+            r["ceiling_full"],
+            f"{r['ceiling_full'] / r['ceiling']:.2f} x ceiling",
+            "",
+        ),
         ("naive bridge, INSERT per message (msg/s)", r["naive"], "1.0 x naive", ""),
-        ("waternet, batches of 100 (readings/s)", b["rate"],
-         f"{b['rate'] / r['ceiling']:.2f} x ceiling",
-         f">= 60,000 and >= 0.40 x ceiling: "
-         f"{verdict(b['rate'] >= 60_000 and b['rate'] >= 0.4 * r['ceiling'])}"),
-        ("waternet, 1 reading/message QoS 1 (msg/s)", s["rate"],
-         f"{s['rate'] / r['naive']:.1f} x naive",
-         f">= 10,000 and >= 20 x naive: "
-         f"{verdict(s['rate'] >= 10_000 and s['rate'] >= 20 * r['naive'])}"),
-        ("rollup refresh of the batch run's readings (rows/s)", r["refresh"]["rate"],
-         f"{r['refresh']['rate'] / b['rate']:.2f} x ingest",
-         f">= ingest rate: {verdict(r['refresh']['rate'] >= b['rate'])}"),
+        (
+            "waternet, batches of 100 (readings/s)",
+            b["rate"],
+            f"{b['rate'] / r['ceiling']:.2f} x ceiling",
+            f">= 60,000 and >= 0.40 x ceiling: "
+            f"{verdict(b['rate'] >= 60_000 and b['rate'] >= 0.4 * r['ceiling'])}",
+        ),
+        (
+            "waternet, 1 reading/message QoS 1 (msg/s)",
+            s["rate"],
+            f"{s['rate'] / r['naive']:.1f} x naive",
+            f">= 10,000 and >= 20 x naive: "
+            f"{verdict(s['rate'] >= 10_000 and s['rate'] >= 20 * r['naive'])}",
+        ),
+        (
+            "rollup refresh of the batch run's readings (rows/s)",
+            r["refresh"]["rate"],
+            f"{r['refresh']['rate'] / b['rate']:.2f} x ingest",
+            f">= ingest rate: {verdict(r['refresh']['rate'] >= b['rate'])}",
+        ),
         ("p99 publish->tx start at 20k/s (s)", lat["p99_tx_start"], "", ""),
-        ("p99 publish->commit, upper bound (s)", lat["p99_bound"], "",
-         f"< 1 s: {verdict(lat['p99_bound'] < 1.0)}"),
-        (f"worker RSS slope over {soak_s:.0f} s (MiB/min)", sk["slope_mib_per_min"], "",
-         f"flat (< 1 MiB/min): {verdict(abs(sk['slope_mib_per_min']) < 1.0)}"),
+        (
+            "p99 publish->commit, upper bound (s)",
+            lat["p99_bound"],
+            "",
+            f"< 1 s: {verdict(lat['p99_bound'] < 1.0)}",
+        ),
+        (
+            f"worker RSS slope over {soak_s:.0f} s (MiB/min)",
+            sk["slope_mib_per_min"],
+            "",
+            f"flat (< 1 MiB/min): {verdict(abs(sk['slope_mib_per_min']) < 1.0)}",
+        ),
     ]
     for name, value, ratio, target in rows:
         print(f"{name:<52}{value:>14,.3f}  {ratio:>16}  {target}")
     print(f"exactly once (stored == published in every worker run): {verdict(exact)}")
-    print(f"\nlatency method: readings stamped with their publish time (ts, ms); received_at = "
-          f"now() = start of the worker's transaction; p50 {lat['p50_tx_start']:.3f} s, p99 "
-          f"{lat['p99_tx_start']:.3f} s, p99.9 {lat['p999_tx_start']:.3f} s, max "
-          f"{lat['max_tx_start']:.3f} s over {lat['rows']:,} readings; + longest commit <= "
-          f"{lat['commit_max_bound']} s (worker histogram bucket) = upper bound "
-          f"{lat['p99_bound']:.3f} s; worker's own histogram p99 bucket <= {lat['hist_p99']} s; "
-          f"publisher achieved {lat['achieved_rate']:,.0f} readings/s")
-    print(f"throughput method: readings published / (first publish -> worker's commit counter "
-          f"reaches the total); publisher alone: batches {b['publish_rate']:,.0f} readings/s, "
-          f"single {s['publish_rate']:,.0f} msg/s")
+    print(
+        f"\nlatency method: readings stamped with their publish time (ts, ms); received_at = "
+        f"now() = start of the worker's transaction; p50 {lat['p50_tx_start']:.3f} s, p99 "
+        f"{lat['p99_tx_start']:.3f} s, p99.9 {lat['p999_tx_start']:.3f} s, max "
+        f"{lat['max_tx_start']:.3f} s over {lat['rows']:,} readings; + longest commit <= "
+        f"{lat['commit_max_bound']} s (worker histogram bucket) = upper bound "
+        f"{lat['p99_bound']:.3f} s; worker's own histogram p99 bucket <= {lat['hist_p99']} s; "
+        f"publisher achieved {lat['achieved_rate']:,.0f} readings/s"
+    )
+    print(
+        f"throughput method: readings published / (first publish -> worker's commit counter "
+        f"reaches the total); publisher alone: batches {b['publish_rate']:,.0f} readings/s, "
+        f"single {s['publish_rate']:,.0f} msg/s"
+    )
     print("soak RSS series (s, MiB): " + ", ".join(f"({t:.0f}, {m:.1f})" for t, m in sk["samples"]))
     print(f"soak growth after warm-up: {sk['growth_mib']:+.1f} MiB")
 

@@ -67,14 +67,28 @@ def naive_pipes(maps: MapLayers, bbox: tuple[float, float, float, float]) -> byt
     lay = maps.layers["pipes"]
     c = lay.coords
     a, b = c[lay.offsets[:-1]], c[lay.offsets[1:] - 1]
-    inside = lambda p: ((p[:, 0] >= bbox[0]) & (p[:, 0] <= bbox[2])  # noqa: E731
-                        & (p[:, 1] >= bbox[1]) & (p[:, 1] <= bbox[3]))
+
+    def inside(p):
+        return (
+            (p[:, 0] >= bbox[0])
+            & (p[:, 0] <= bbox[2])
+            & (p[:, 1] >= bbox[1])
+            & (p[:, 1] <= bbox[3])
+        )
+
     idx = np.flatnonzero(inside(a) | inside(b))
-    feats = [{"type": "Feature", "id": lay.ids[i],
-              "properties": {"id": lay.ids[i], **{k: v[i] for k, v in lay.props.items()}},
-              "geometry": {"type": "LineString",
-                           "coordinates": c[lay.offsets[i]:lay.offsets[i + 1]].tolist()}}
-             for i in idx.tolist()]
+    feats = [
+        {
+            "type": "Feature",
+            "id": lay.ids[i],
+            "properties": {"id": lay.ids[i], **{k: v[i] for k, v in lay.props.items()}},
+            "geometry": {
+                "type": "LineString",
+                "coordinates": c[lay.offsets[i] : lay.offsets[i + 1]].tolist(),
+            },
+        }
+        for i in idx.tolist()
+    ]
     return json.dumps({"type": "FeatureCollection", "features": feats}).encode()
 
 
@@ -99,9 +113,11 @@ def main() -> None:
         ap.error("give --url or --no-db")
 
     t, syn = timed(lambda: synthetic_network(args.pipes, seed=args.seed))
-    print(f"generate {args.pipes:,} pipes: {t:.1f} s "
-          f"({syn.n_nodes:,} nodes, {len(syn.valve_link):,} valves, "
-          f"{len(syn.customer_link):,} customers)")
+    print(
+        f"generate {args.pipes:,} pipes: {t:.1f} s "
+        f"({syn.n_nodes:,} nodes, {len(syn.valve_link):,} valves, "
+        f"{len(syn.customer_link):,} customers)"
+    )
     t, model = timed(syn.to_model)
     print(f"to_model: {t:.1f} s")
     del syn
@@ -112,12 +128,15 @@ def main() -> None:
         db_name, url = bench_url(args.url)
         try:
             migrate.upgrade(url)
-            t, (vid, _) = timed(lambda: service.import_model(url, model=model,
-                                                             source="bench:synthetic"))
+            t, (vid, _) = timed(
+                lambda: service.import_model(url, model=model, source="bench:synthetic")
+            )
             st = service.get_version(url, vid)["stats"]["storage"]
-            print(f"import (validate + encode + insert): {t:.1f} s, stored "
-                  f"{st['stored_bytes'] / 1e6:.1f} MB in {st['chunks']} chunks "
-                  f"(raw {st['raw_bytes'] / 1e6:.0f} MB)")
+            print(
+                f"import (validate + encode + insert): {t:.1f} s, stored "
+                f"{st['stored_bytes'] / 1e6:.1f} MB in {st['chunks']} chunks "
+                f"(raw {st['raw_bytes'] / 1e6:.0f} MB)"
+            )
             del model
             service.clear_cache()
             t, net = timed(lambda: service.load_active(url))
@@ -139,8 +158,10 @@ def main() -> None:
     bounds = net.model.summary()["bounds_lonlat"]
     rng = np.random.default_rng(1)
     ok = True
-    print(f"\n{'case':<14} {'zoom':>4} {'layer':<10} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'features':>9} {'in bbox':>9} {'KB':>7} {'naive p50 ms':>13}")
+    print(
+        f"\n{'case':<14} {'zoom':>4} {'layer':<10} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'features':>9} {'in bbox':>9} {'KB':>7} {'naive p50 ms':>13}"
+    )
     for case, zoom, size in CASES:
         for layer in LAYERS:
             lat_ms, naive_ms, feats, totals, kb = [], [], [], [], []
@@ -151,11 +172,13 @@ def main() -> None:
                 else:
                     cx = rng.uniform(bounds[0] + size[0], bounds[2] - size[0])
                     cy = rng.uniform(bounds[1] + size[1], bounds[3] - size[1])
-                    bbox = (cx - size[0] / 2, cy - size[1] / 2, cx + size[0] / 2,
-                            cy + size[1] / 2)
+                    bbox = (cx - size[0] / 2, cy - size[1] / 2, cx + size[0] / 2, cy + size[1] / 2)
 
-                def answer(bbox: tuple[float, float, float, float] = bbox, layer: str = layer,
-                           zoom: int = zoom) -> bytes:
+                def answer(
+                    bbox: tuple[float, float, float, float] = bbox,
+                    layer: str = layer,
+                    zoom: int = zoom,
+                ) -> bytes:
                     doc = maps.geojson(layer, bbox, zoom)
                     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -172,11 +195,15 @@ def main() -> None:
             met = p99 < target
             ok &= met
             naive = f"{statistics.median(naive_ms):13.1f}" if naive_ms else f"{'':>13}"
-            print(f"{case:<14} {zoom:>4} {layer:<10} {p50:8.1f} {p99:8.1f} "
-                  f"{int(np.median(feats)):>9,} {int(np.median(totals)):>9,} "
-                  f"{np.median(kb):7.0f} {naive}  {'ok' if met else 'MISSED'} (<{target:.0f})")
-    print(f"\ntarget p99 < {TARGET_BLOCK_P99_MS:.0f} ms (street block, zoom 17) and "
-          f"< {TARGET_ANY_P99_MS:.0f} ms (every case): {'MET' if ok else 'NOT MET'}")
+            print(
+                f"{case:<14} {zoom:>4} {layer:<10} {p50:8.1f} {p99:8.1f} "
+                f"{int(np.median(feats)):>9,} {int(np.median(totals)):>9,} "
+                f"{np.median(kb):7.0f} {naive}  {'ok' if met else 'MISSED'} (<{target:.0f})"
+            )
+    print(
+        f"\ntarget p99 < {TARGET_BLOCK_P99_MS:.0f} ms (street block, zoom 17) and "
+        f"< {TARGET_ANY_P99_MS:.0f} ms (every case): {'MET' if ok else 'NOT MET'}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ from simulators.hydraulics import (
 )
 from simulators.sites import read_sites, sites_from_network
 
-app = typer.Typer(help="Simulated sensor fleets: hydraulic scenarios, fleets, load.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Simulated sensor fleets: hydraulic scenarios, fleets, load.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 def register(parent: typer.Typer) -> None:
@@ -39,17 +42,23 @@ def parse_burst(text: str) -> Burst:
     """``PIPE@START_S[:AREA_M2[:GROWTH_S]]``, e.g. ``151@21600:0.002:1800``."""
     pipe, _, rest = text.partition("@")
     parts = rest.split(":") if rest else ["3600"]
-    return Burst(pipe=pipe, start_s=int(float(parts[0])),
-                 hole_area_m2=float(parts[1]) if len(parts) > 1 else 0.002,
-                 growth_s=int(float(parts[2])) if len(parts) > 2 else 0)
+    return Burst(
+        pipe=pipe,
+        start_s=int(float(parts[0])),
+        hole_area_m2=float(parts[1]) if len(parts) > 1 else 0.002,
+        growth_s=int(float(parts[2])) if len(parts) > 2 else 0,
+    )
 
 
 def parse_closure(text: str) -> Closure:
     """``LINK[,LINK...]@CLOSE_S[-OPEN_S]``, e.g. ``151,152@28800-36000``."""
     links, _, times = text.partition("@")
     close, _, reopen = times.partition("-")
-    return Closure(links=tuple(x for x in links.split(",") if x), t_close=int(float(close)),
-                   t_open=int(float(reopen)) if reopen else None)
+    return Closure(
+        links=tuple(x for x in links.split(",") if x),
+        t_close=int(float(close)),
+        t_open=int(float(reopen)) if reopen else None,
+    )
 
 
 def parse_faults(text: str) -> FaultPlan:
@@ -74,8 +83,13 @@ def default_start(duration_s: int) -> datetime:
     return today - timedelta(days=max(1, -(-duration_s // 86400)))
 
 
-Network = Annotated[str, typer.Option(help="WNTR network name (Net1, Net3, ky10...), .inp "
-                                      "path, or demo:small|medium|large[:CITY_SEED]")]
+Network = Annotated[
+    str,
+    typer.Option(
+        help="WNTR network name (Net1, Net3, ky10...), .inp "
+        "path, or demo:small|medium|large[:CITY_SEED]"
+    ),
+]
 Seed = Annotated[int, typer.Option(help="seed: same seed, same messages")]
 Duration = Annotated[int, typer.Option(help="simulated seconds")]
 Step = Annotated[int, typer.Option(help="hydraulic step, 60..900 s")]
@@ -87,16 +101,32 @@ Out = Annotated[Path, typer.Option(help="output folder")]
 PushWindow = Annotated[int, typer.Option(help="NB-IoT pushes spread over this many s")]
 
 
-def _scenario(network: str, seed: int, duration: int, step: int, sample: int, start: str,
-              burst: list[str] | None, close: list[str] | None, background: float,
-              exact: bool, sites: Path | None) -> ScenarioResult:
+def _scenario(
+    network: str,
+    seed: int,
+    duration: int,
+    step: int,
+    sample: int,
+    start: str,
+    burst: list[str] | None,
+    close: list[str] | None,
+    background: float,
+    exact: bool,
+    sites: Path | None,
+) -> ScenarioResult:
     t0 = datetime.fromisoformat(start) if start else default_start(duration)
     cfg = ScenarioConfig(
-        network=network, start=t0, duration_s=duration, step_s=step, sample_s=sample, seed=seed,
+        network=network,
+        start=t0,
+        duration_s=duration,
+        step_s=step,
+        sample_s=sample,
+        seed=seed,
         bursts=[parse_burst(b) for b in burst or []],
         closures=[parse_closure(c) for c in close or []],
         background=BackgroundLeakage(area_per_km_m2=background) if background > 0 else None,
-        noise=NoiseModel.exact() if exact else NoiseModel())
+        noise=NoiseModel.exact() if exact else NoiseModel(),
+    )
     if network.startswith("demo:"):
         from simulators.democity import demo_city_inputs
 
@@ -110,38 +140,56 @@ def _scenario(network: str, seed: int, duration: int, step: int, sample: int, st
 
 
 def _write_truth(out: Path, result: ScenarioResult, stream: Stream | None) -> None:
-    truth = {"scenario": result.ground_truth(),
-             "fleet": stream.truth() if stream is not None else None}
+    truth = {
+        "scenario": result.ground_truth(),
+        "fleet": stream.truth() if stream is not None else None,
+    }
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=1) + "\n")
 
 
 @app.command()
 def scenario(
-    network: Network = "Net3", seed: Seed = 0, duration: Duration = 86400, step: Step = 60,
-    sample: Annotated[int, typer.Option(help="sensor interval, s")] = 60, start: Start = "",
-    burst: Bursts = None, close: Closes = None,
+    network: Network = "Net3",
+    seed: Seed = 0,
+    duration: Duration = 86400,
+    step: Step = 60,
+    sample: Annotated[int, typer.Option(help="sensor interval, s")] = 60,
+    start: Start = "",
+    burst: Bursts = None,
+    close: Closes = None,
     background: Annotated[float, typer.Option(help="leak area m2 per km (0: none)")] = 0.0,
     exact: Annotated[bool, typer.Option(help="no sensor noise, bias, quantisation")] = False,
     sites: Annotated[Path | None, typer.Option(help="sites JSON (default: picked)")] = None,
-    faults: Faults = "none", push_window: PushWindow = 86400, out: Out = Path("sim-out"),
+    faults: Faults = "none",
+    push_window: PushWindow = 86400,
+    out: Out = Path("sim-out"),
 ) -> None:
     """Run hydraulics and events; write readings, sites, the stream's expected outcomes and
     the ground truth to OUT (nothing is sent)."""
-    result = _scenario(network, seed, duration, step, sample, start, burst, close, background,
-                       exact, sites)
+    result = _scenario(
+        network, seed, duration, step, sample, start, burst, close, background, exact, sites
+    )
     paths = result.write(out)
-    stream = build_stream(result, FleetConfig(seed=seed, faults=parse_faults(faults),
-                                              push_window_s=push_window))
+    stream = build_stream(
+        result, FleetConfig(seed=seed, faults=parse_faults(faults), push_window_s=push_window)
+    )
     paths.update(stream.write(out))
     _write_truth(out, result, stream)
-    typer.echo(json.dumps({k: str(v) for k, v in paths.items()}
-                          | {"messages": len(stream.messages)}))
+    typer.echo(
+        json.dumps({k: str(v) for k, v in paths.items()} | {"messages": len(stream.messages)})
+    )
 
 
 @app.command()
 def fleet(
-    network: Network = "Net3", seed: Seed = 0, duration: Duration = 86400, step: Step = 60,
-    start: Start = "", burst: Bursts = None, close: Closes = None, faults: Faults = "none",
+    network: Network = "Net3",
+    seed: Seed = 0,
+    duration: Duration = 86400,
+    step: Step = 60,
+    start: Start = "",
+    burst: Bursts = None,
+    close: Closes = None,
+    faults: Faults = "none",
     mqtt: Annotated[str | None, typer.Option(help="broker URL, mqtt://host:port")] = None,
     http: Annotated[str | None, typer.Option(help="ingest base URL for NB-IoT pushes")] = None,
     ctwing_url: Annotated[str | None, typer.Option(help="CTWing push URL (overrides)")] = None,
@@ -158,11 +206,16 @@ def fleet(
     from simulators.aiopublisher import AioMqttPublisher
     from simulators.publishers import HttpPublisher, default_http_urls, replay
 
-    result = _scenario(network, seed, duration, step, 60, start, burst, close, 0.0, False,
-                       sites)
-    stream = build_stream(result, FleetConfig(seed=seed, faults=parse_faults(faults),
-                                              push_window_s=push_window,
-                                              onenet_token=onenet_token))
+    result = _scenario(network, seed, duration, step, 60, start, burst, close, 0.0, False, sites)
+    stream = build_stream(
+        result,
+        FleetConfig(
+            seed=seed,
+            faults=parse_faults(faults),
+            push_window_s=push_window,
+            onenet_token=onenet_token,
+        ),
+    )
     result.write(out)
     stream.write(out)
     _write_truth(out, result, stream)
@@ -171,20 +224,34 @@ def fleet(
         urls["ctwing"] = ctwing_url
     if onenet_url:
         urls["onenet"] = onenet_url
-    mqtt_pub = AioMqttPublisher(mqtt, client_id=f"wnsim-fleet-{uuid.uuid4().hex[:8]}") \
-        if mqtt else None
+    mqtt_pub = (
+        AioMqttPublisher(mqtt, client_id=f"wnsim-fleet-{uuid.uuid4().hex[:8]}") if mqtt else None
+    )
     http_pub = HttpPublisher(urls) if urls else None
     try:
-        stats = replay(stream.messages, speed=speed, mqtt_pub=mqtt_pub, http_pub=http_pub,
-                       topic_prefix=topic_prefix)
+        stats = replay(
+            stream.messages,
+            speed=speed,
+            mqtt_pub=mqtt_pub,
+            http_pub=http_pub,
+            topic_prefix=topic_prefix,
+        )
     finally:
         if mqtt_pub:
             mqtt_pub.close()
         if http_pub:
             http_pub.close()
-    typer.echo(json.dumps({"sent": stats.messages, "by_transport": dict(stats.by_transport),
-                           "wall_s": round(stats.wall_s, 3), "rate": round(stats.rate, 1),
-                           "http_status": dict(http_pub.result.status) if http_pub else {}}))
+    typer.echo(
+        json.dumps(
+            {
+                "sent": stats.messages,
+                "by_transport": dict(stats.by_transport),
+                "wall_s": round(stats.wall_s, 3),
+                "rate": round(stats.rate, 1),
+                "http_status": dict(http_pub.result.status) if http_pub else {},
+            }
+        )
+    )
 
 
 @app.command()
@@ -205,9 +272,17 @@ def load(
     """Virtual fleet at a target rate (no hydraulics); prints the achieved rate as JSON."""
     from simulators.load import LoadConfig, measure_generation, run_load, write_registry
 
-    cfg = LoadConfig(meters=meters, pressure=pressure, rate=rate, batch=batch,
-                     duration_s=duration, qos=qos, client=client, max_inflight=inflight,
-                     topic_prefix=topic_prefix)
+    cfg = LoadConfig(
+        meters=meters,
+        pressure=pressure,
+        rate=rate,
+        batch=batch,
+        duration_s=duration,
+        qos=qos,
+        client=client,
+        max_inflight=inflight,
+        topic_prefix=topic_prefix,
+    )
     if registry is not None:
         typer.echo(json.dumps({"sensors": write_registry(registry, cfg), "path": str(registry)}))
         return

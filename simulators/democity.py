@@ -31,18 +31,27 @@ class DemoInputs:
     classes: dict[str, str]  # junction -> residential | commercial | industrial | critical
 
 
-def demo_city_inputs(size: str = "small", *, seed: int = 7, batch_fraction: float = 0.5,
-                     meter_mix: Sequence[tuple[str, float]] = (("ctwing", 0.4),
-                                                               ("onenet", 0.3),
-                                                               ("mqtt-raw", 0.3)),
-                     max_meters: int | None = None) -> DemoInputs:
+def demo_city_inputs(
+    size: str = "small",
+    *,
+    seed: int = 7,
+    batch_fraction: float = 0.5,
+    meter_mix: Sequence[tuple[str, float]] = (("ctwing", 0.4), ("onenet", 0.3), ("mqtt-raw", 0.3)),
+    max_meters: int | None = None,
+) -> DemoInputs:
     from waternet.demo.city import build_demo_city
     from waternet.network.importers.inp_writer import model_to_wntr
 
     model = build_demo_city(size, seed=seed)  # type: ignore[arg-type]
     wn = model_to_wntr(model)
-    sites, classes = sites_from_model(model, wn, seed=seed, batch_fraction=batch_fraction,
-                                      meter_mix=meter_mix, max_meters=max_meters)
+    sites, classes = sites_from_model(
+        model,
+        wn,
+        seed=seed,
+        batch_fraction=batch_fraction,
+        meter_mix=meter_mix,
+        max_meters=max_meters,
+    )
     return DemoInputs(model=model, wn=wn, sites=sites, classes=classes)
 
 
@@ -61,11 +70,15 @@ def _supply_node(wn: Any, model: Any, s: Any) -> str | None:
     return max(ends, key=lambda n: (_base_demand(wn, n), n == link.start))
 
 
-def sites_from_model(model: Any, wn: Any, *, seed: int, batch_fraction: float = 0.5,
-                     meter_mix: Sequence[tuple[str, float]] = (("ctwing", 0.4),
-                                                               ("onenet", 0.3),
-                                                               ("mqtt-raw", 0.3)),
-                     max_meters: int | None = None) -> tuple[list[SensorSite], dict[str, str]]:
+def sites_from_model(
+    model: Any,
+    wn: Any,
+    *,
+    seed: int,
+    batch_fraction: float = 0.5,
+    meter_mix: Sequence[tuple[str, float]] = (("ctwing", 0.4), ("onenet", 0.3), ("mqtt-raw", 0.3)),
+    max_meters: int | None = None,
+) -> tuple[list[SensorSite], dict[str, str]]:
     rng = stable_rng(seed, "demo-sites")
     kinds = [k for k, _ in meter_mix]
     probs = np.array([w for _, w in meter_mix], dtype=float)
@@ -86,20 +99,35 @@ def sites_from_model(model: Any, wn: Any, *, seed: int, batch_fraction: float = 
         if element is None:
             continue
         batched = bool(rng.random() < batch_fraction)
-        scada.append(SensorSite(code=s.code, kind=kind, element=str(element), zone=zone,
-                                transport="mqtt-batch" if batched else "mqtt",
-                                gateway=f"GW-{zone}" if batched else None))
+        scada.append(
+            SensorSite(
+                code=s.code,
+                kind=kind,
+                element=str(element),
+                zone=zone,
+                transport="mqtt-batch" if batched else "mqtt",
+                gateway=f"GW-{zone}" if batched else None,
+            )
+        )
     per_node = Counter(node for _, node in meters)
     out = list(scada)
     for s, node in meters:
         transport = str(kinds[int(rng.choice(len(kinds), p=probs))])
         number = int(s.code[-6:])
         models = METER_MODELS[transport]
-        out.append(SensorSite(code=s.code, kind="meter", element=node,
-                              zone=s.code.split("-")[1], transport=transport,
-                              share=1.0 / per_node[node], model=models[number % len(models)],
-                              extra={"account": s.attrs.get("account", "")},
-                              **meter_identity(number)))
+        out.append(
+            SensorSite(
+                code=s.code,
+                kind="meter",
+                element=node,
+                zone=s.code.split("-")[1],
+                transport=transport,
+                share=1.0 / per_node[node],
+                model=models[number % len(models)],
+                extra={"account": s.attrs.get("account", "")},
+                **meter_identity(number),
+            )
+        )
     return out, junction_classes(model, wn)
 
 
@@ -114,7 +142,9 @@ def junction_classes(model: Any, wn: Any) -> dict[str, str]:
         if node is None:
             continue
         cls = "critical" if c.customer_class in CRITICAL else c.customer_class
-        votes[node][cls if cls in ("residential", "commercial", "industrial", "critical")
-                    else "residential"] += 1
-    return {node: v.most_common(1)[0][0] for node, v in votes.items()
-            if node in wn.junction_name_list}
+        votes[node][
+            cls if cls in ("residential", "commercial", "industrial", "critical") else "residential"
+        ] += 1
+    return {
+        node: v.most_common(1)[0][0] for node, v in votes.items() if node in wn.junction_name_list
+    }

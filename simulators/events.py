@@ -57,8 +57,10 @@ class Burst:
         if self.growth_s <= 0 or self.steps <= 1:
             return [(self.start_s, self.hole_area_m2)]
         dt = self.growth_s / (self.steps - 1)
-        return [(round(self.start_s + k * dt), self.hole_area_m2 / self.steps)
-                for k in range(self.steps)]
+        return [
+            (round(self.start_s + k * dt), self.hole_area_m2 / self.steps)
+            for k in range(self.steps)
+        ]
 
     @property
     def node(self) -> str:
@@ -97,10 +99,13 @@ class AppliedEvents:
     split_pipe: dict[str, str] = field(default_factory=dict)  # burst pipe -> new half
 
 
-def apply_events(wn: wntr.network.WaterNetworkModel, *, bursts: Sequence[Burst] = (),
-                 closures: Sequence[Closure] = (),
-                 background: BackgroundLeakage | None = None) -> tuple[
-                     wntr.network.WaterNetworkModel, AppliedEvents]:
+def apply_events(
+    wn: wntr.network.WaterNetworkModel,
+    *,
+    bursts: Sequence[Burst] = (),
+    closures: Sequence[Closure] = (),
+    background: BackgroundLeakage | None = None,
+) -> tuple[wntr.network.WaterNetworkModel, AppliedEvents]:
     """Return a modified copy of ``wn`` with the events, and what was applied."""
     applied = AppliedEvents(background=background)
     if background is not None:
@@ -109,45 +114,60 @@ def apply_events(wn: wntr.network.WaterNetworkModel, *, bursts: Sequence[Burst] 
             applied.background_coeffs[jname] = coeff
     for b in bursts:
         new_half = f"{b.pipe}__b"
-        wn = wntr.morph.split_pipe(wn, b.pipe, new_half, b.node, split_at_point=b.split_at,
-                                   return_copy=True)
+        wn = wntr.morph.split_pipe(
+            wn, b.pipe, new_half, b.node, split_at_point=b.split_at, return_copy=True
+        )
         applied.split_pipe[b.pipe] = new_half
         bn = wn.get_node(b.node)
         for k, ((t, area), leak) in enumerate(zip(b.schedule(), b.leak_nodes(), strict=True)):
-            wn.add_junction(leak, base_demand=0.0, elevation=bn.elevation,
-                            coordinates=bn.coordinates)
+            wn.add_junction(
+                leak, base_demand=0.0, elevation=bn.elevation, coordinates=bn.coordinates
+            )
             wn.get_node(leak).emitter_coefficient = orifice_coefficient(area, b.cd)
             link = f"{b.pipe}__leakpipe{k}"
-            wn.add_pipe(link, b.node, leak, length=1.0, diameter=0.6, roughness=140.0,
-                        minor_loss=0.0, initial_status="CLOSED")
+            wn.add_pipe(
+                link,
+                b.node,
+                leak,
+                length=1.0,
+                diameter=0.6,
+                roughness=140.0,
+                minor_loss=0.0,
+                initial_status="CLOSED",
+            )
             _time_control(wn, f"{link}__open", link, t, LinkStatus.Open)
         applied.bursts.append(b)
     for c_idx, c in enumerate(closures):
         for link in c.links:
             _time_control(wn, f"wnsim_close_{c_idx}_{link}", link, c.t_close, LinkStatus.Closed)
             if c.t_open is not None:
-                _time_control(wn, f"wnsim_open_{c_idx}_{link}", link, c.t_open,
-                              LinkStatus.Open)
+                _time_control(wn, f"wnsim_open_{c_idx}_{link}", link, c.t_open, LinkStatus.Open)
         applied.closures.append(c)
     return wn, applied
 
 
-def _time_control(wn: wntr.network.WaterNetworkModel, name: str, link: str, t: int,
-                  status: Any) -> None:
+def _time_control(
+    wn: wntr.network.WaterNetworkModel, name: str, link: str, t: int, status: Any
+) -> None:
     obj = wn.get_link(link)
-    wn.add_control(name, Control(SimTimeCondition(wn, "=", float(t)),
-                                 ControlAction(obj, "status", status)))
+    wn.add_control(
+        name, Control(SimTimeCondition(wn, "=", float(t)), ControlAction(obj, "status", status))
+    )
 
 
-def background_coefficients(wn: wntr.network.WaterNetworkModel,
-                            bg: BackgroundLeakage) -> dict[str, float]:
+def background_coefficients(
+    wn: wntr.network.WaterNetworkModel, bg: BackgroundLeakage
+) -> dict[str, float]:
     """Emitter coefficient per junction: half the length of each adjoining pipe."""
     km: dict[str, float] = {}
     for _, pipe in wn.pipes():
         for n in (pipe.start_node_name, pipe.end_node_name):
             km[n] = km.get(n, 0.0) + pipe.length / 2000.0
-    return {j: orifice_coefficient(bg.area_per_km_m2 * km[j], bg.cd)
-            for j in sorted(wn.junction_name_list) if km.get(j, 0.0) > 0}
+    return {
+        j: orifice_coefficient(bg.area_per_km_m2 * km[j], bg.cd)
+        for j in sorted(wn.junction_name_list)
+        if km.get(j, 0.0) > 0
+    }
 
 
 def burst_flows(applied: AppliedEvents, demand: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -158,51 +178,80 @@ def burst_flows(applied: AppliedEvents, demand: pd.DataFrame) -> dict[str, np.nd
     return out
 
 
-def emitter_flows(coeffs: dict[str, float], pressure: pd.DataFrame,
-                  exponent: float = 0.5) -> pd.DataFrame:
+def emitter_flows(
+    coeffs: dict[str, float], pressure: pd.DataFrame, exponent: float = 0.5
+) -> pd.DataFrame:
     """Flow out of the background-leakage emitters (m3/s), from the simulated pressures."""
     if not coeffs:
         return pd.DataFrame(index=pressure.index)
     names = list(coeffs)
     p = np.clip(pressure[names].to_numpy(dtype=float), 0, None)
-    return pd.DataFrame(p**exponent * np.array([coeffs[n] for n in names]),
-                        index=pressure.index, columns=names)
+    return pd.DataFrame(
+        p**exponent * np.array([coeffs[n] for n in names]), index=pressure.index, columns=names
+    )
 
 
-def events_truth(applied: AppliedEvents, *, times: np.ndarray, demand: pd.DataFrame,
-                 flowrate: pd.DataFrame, bg_flow: pd.DataFrame,
-                 start_epoch: float) -> dict[str, Any]:
+def events_truth(
+    applied: AppliedEvents,
+    *,
+    times: np.ndarray,
+    demand: pd.DataFrame,
+    flowrate: pd.DataFrame,
+    bg_flow: pd.DataFrame,
+    start_epoch: float,
+) -> dict[str, Any]:
     """The ground truth of the events: where, when, how much (JSON-ready)."""
     dt = np.diff(times, append=times[-1] + (times[1] - times[0] if len(times) > 1 else 0))
     bursts = []
     flows = burst_flows(applied, demand)
     for b in applied.bursts:
         q = flows[b.pipe]
-        bursts.append({
-            "type": "burst", "pipe": b.pipe, "new_pipe": applied.split_pipe[b.pipe],
-            "node": b.node, "start_s": b.start_s, "start_ts": _iso(start_epoch + b.start_s),
-            "hole_area_m2": b.hole_area_m2, "cd": b.cd,
-            "growth": "sudden" if len(b.schedule()) == 1 else "growing",
-            "steps": [{"t_s": t, "added_area_m2": a} for t, a in b.schedule()],
-            "peak_flow_m3s": float(q.max(initial=0.0)),
-            "volume_m3": float((q * dt).sum()),
-            "flow_m3s": [round(float(v), 6) for v in q],
-        })
+        bursts.append(
+            {
+                "type": "burst",
+                "pipe": b.pipe,
+                "new_pipe": applied.split_pipe[b.pipe],
+                "node": b.node,
+                "start_s": b.start_s,
+                "start_ts": _iso(start_epoch + b.start_s),
+                "hole_area_m2": b.hole_area_m2,
+                "cd": b.cd,
+                "growth": "sudden" if len(b.schedule()) == 1 else "growing",
+                "steps": [{"t_s": t, "added_area_m2": a} for t, a in b.schedule()],
+                "peak_flow_m3s": float(q.max(initial=0.0)),
+                "volume_m3": float((q * dt).sum()),
+                "flow_m3s": [round(float(v), 6) for v in q],
+            }
+        )
     closures = []
     for c in applied.closures:
-        before = [float(flowrate[link].iloc[max(0, int(np.searchsorted(times, c.t_close)) - 1)])
-                  for link in c.links]
-        closures.append({"type": "closure", "label": c.label, "links": list(c.links),
-                         "t_close_s": c.t_close, "t_open_s": c.t_open,
-                         "close_ts": _iso(start_epoch + c.t_close),
-                         "open_ts": None if c.t_open is None else _iso(start_epoch + c.t_open),
-                         "flow_before_m3s": before})
-    bg_total = bg_flow.to_numpy(dtype=float).sum(axis=1) if bg_flow.shape[1] else np.zeros(
-        len(times))
+        before = [
+            float(flowrate[link].iloc[max(0, int(np.searchsorted(times, c.t_close)) - 1)])
+            for link in c.links
+        ]
+        closures.append(
+            {
+                "type": "closure",
+                "label": c.label,
+                "links": list(c.links),
+                "t_close_s": c.t_close,
+                "t_open_s": c.t_open,
+                "close_ts": _iso(start_epoch + c.t_close),
+                "open_ts": None if c.t_open is None else _iso(start_epoch + c.t_open),
+                "flow_before_m3s": before,
+            }
+        )
+    bg_total = (
+        bg_flow.to_numpy(dtype=float).sum(axis=1) if bg_flow.shape[1] else np.zeros(len(times))
+    )
     return {
-        "bursts": bursts, "closures": closures,
-        "background_leakage": None if applied.background is None else {
-            "area_per_km_m2": applied.background.area_per_km_m2, "cd": applied.background.cd,
+        "bursts": bursts,
+        "closures": closures,
+        "background_leakage": None
+        if applied.background is None
+        else {
+            "area_per_km_m2": applied.background.area_per_km_m2,
+            "cd": applied.background.cd,
             "nodes": len(applied.background_coeffs),
             "mean_flow_m3s": float(bg_total.mean()) if len(bg_total) else 0.0,
             "volume_m3": float((bg_total * dt).sum()),
@@ -214,8 +263,14 @@ def _iso(epoch: float) -> str:
     return pd.Timestamp(epoch, unit="s", tz="UTC").isoformat().replace("+00:00", "Z")
 
 
-def nearest_sites(wn: wntr.network.WaterNetworkModel, node: str, sites: Sequence[Any], *,
-                  kind: str = "pressure", k: int = 3) -> list[Any]:
+def nearest_sites(
+    wn: wntr.network.WaterNetworkModel,
+    node: str,
+    sites: Sequence[Any],
+    *,
+    kind: str = "pressure",
+    k: int = 3,
+) -> list[Any]:
     """The ``k`` sites of ``kind`` closest to ``node`` along the pipes (by pipe length).
 
     For a burst, pass the burst's split node (``Burst.node``) and the modified network.

@@ -22,9 +22,17 @@ from waternet.ingest.mqtt import wire as wire
 
 
 class FastMqttPublisher:
-    def __init__(self, url: str, *, client_id: str = "", qos: int = 1,
-                 max_inflight: int = 1000, keepalive: int = 60, chunk: int = 256 * 1024,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_id: str = "",
+        qos: int = 1,
+        max_inflight: int = 1000,
+        keepalive: int = 60,
+        chunk: int = 256 * 1024,
+        timeout: float = 10.0,
+    ) -> None:
         if qos not in (0, 1):
             raise ValueError("qos must be 0 or 1")
         host, port, user, password = parse_mqtt_url(url)

@@ -29,8 +29,18 @@ from waternet.ingest.codecs import wnframe
 from waternet.ingest.formats.mqtt import Reason
 from waternet.ingest.validation import ValidationReason
 
-FAULT_TYPES = ("dropout", "duplicate", "out_of_order", "clock_skew", "stuck", "flatline",
-               "corrupt_frame", "malformed_json", "unknown_sensor", "gateway_offline")
+FAULT_TYPES = (
+    "dropout",
+    "duplicate",
+    "out_of_order",
+    "clock_skew",
+    "stuck",
+    "flatline",
+    "corrupt_frame",
+    "malformed_json",
+    "unknown_sensor",
+    "gateway_offline",
+)
 DAY = 86400.0
 
 
@@ -97,8 +107,13 @@ def _pick(rng: np.random.Generator, n_items: int, k: int) -> list[int]:
     return sorted(rng.choice(n_items, size=k, replace=False).tolist()) if k else []
 
 
-def reading_faults(streams: dict[str, list[Reading]], plan: FaultPlan, *,
-                   rng: np.random.Generator, unknown_codes: list[str]) -> list[dict[str, Any]]:
+def reading_faults(
+    streams: dict[str, list[Reading]],
+    plan: FaultPlan,
+    *,
+    rng: np.random.Generator,
+    unknown_codes: list[str],
+) -> list[dict[str, Any]]:
     """Apply dropouts, stuck, flat-line and clock skew to per-sensor streams (in place).
 
     Windows are picked on distinct sensors where possible; a reading gets one fault at most.
@@ -110,8 +125,11 @@ def reading_faults(streams: dict[str, list[Reading]], plan: FaultPlan, *,
     touched: set[tuple[str, int]] = set()
     windows = [("stuck", plan.stuck), ("flatline", plan.flatline), ("clock_skew", plan.clock_skew)]
     n_windows = sum(n for _, n in windows)
-    sensor_idx = _pick(rng, len(codes), n_windows) if n_windows <= len(codes) else \
-        rng.choice(len(codes), size=n_windows, replace=True).tolist()
+    sensor_idx = (
+        _pick(rng, len(codes), n_windows)
+        if n_windows <= len(codes)
+        else rng.choice(len(codes), size=n_windows, replace=True).tolist()
+    )
     k = 0
     for ftype, n in windows:
         for j in range(n):
@@ -124,8 +142,13 @@ def reading_faults(streams: dict[str, list[Reading]], plan: FaultPlan, *,
             first = free[int(rng.integers(0, max(1, len(free) // 2)))]
             t0 = stream[first].ts_ms
             idx = [i for i in free if t0 <= stream[i].ts_ms < t0 + plan.window_s * 1000]
-            rec: dict[str, Any] = {"type": ftype, "sensor": code, "from_ts": t0,
-                                   "to_ts": t0 + plan.window_s * 1000, "readings": len(idx)}
+            rec: dict[str, Any] = {
+                "type": ftype,
+                "sensor": code,
+                "from_ts": t0,
+                "to_ts": t0 + plan.window_s * 1000,
+                "readings": len(idx),
+            }
             if ftype == "stuck":
                 held = stream[first].value
                 for i in idx:
@@ -153,15 +176,23 @@ def reading_faults(streams: dict[str, list[Reading]], plan: FaultPlan, *,
     return records
 
 
-def message_faults(drafts: list[Draft], plan: FaultPlan, *,
-                   rng: np.random.Generator) -> tuple[list[Draft], list[dict[str, Any]]]:
+def message_faults(
+    drafts: list[Draft], plan: FaultPlan, *, rng: np.random.Generator
+) -> tuple[list[Draft], list[dict[str, Any]]]:
     """Corrupt, garble, delay and duplicate messages; one message-level fault per message."""
     records: list[dict[str, Any]] = []
     used: set[int] = set()
 
     def choose(kinds: tuple[str, ...], k: int) -> list[int]:
-        pool = [i for i, d in enumerate(drafts) if d.kind in kinds and i not in used
-                and d.broken is None and d.readings and all(r.known for r in d.readings)]
+        pool = [
+            i
+            for i, d in enumerate(drafts)
+            if d.kind in kinds
+            and i not in used
+            and d.broken is None
+            and d.readings
+            and all(r.known for r in d.readings)
+        ]
         chosen = [pool[i] for i in _pick(rng, len(pool), k)]
         used.update(chosen)
         return chosen
@@ -174,33 +205,59 @@ def message_faults(drafts: list[Draft], plan: FaultPlan, *,
         d = drafts[i]
         d.payload, d.broken = _corrupt(d)
         d.tags.append("fault:corrupt_frame")
-        records.append({"type": "corrupt_frame", "kind": d.kind, "target": d.target,
-                        "send_at": d.send_at, "reason": d.broken})
+        records.append(
+            {
+                "type": "corrupt_frame",
+                "kind": d.kind,
+                "target": d.target,
+                "send_at": d.send_at,
+                "reason": d.broken,
+            }
+        )
     for i in choose(("telemetry", "batch"), plan.malformed_json):
         d = drafts[i]
         cut = max(1, len(d.payload) // 2)
         d.payload = d.payload[:cut] + b"\x00}"
         d.broken = Reason.MALFORMED_JSON.value
         d.tags.append("fault:malformed_json")
-        records.append({"type": "malformed_json", "kind": d.kind, "target": d.target,
-                        "send_at": d.send_at})
+        records.append(
+            {"type": "malformed_json", "kind": d.kind, "target": d.target, "send_at": d.send_at}
+        )
     lo, hi = plan.delay_s
     for i in choose(("telemetry", "batch", "raw"), plan.out_of_order):
         d = drafts[i]
         delay = float(round(rng.uniform(lo, hi), 3))
         d.send_at += delay
         d.tags.append("fault:out_of_order")
-        records.append({"type": "out_of_order", "kind": d.kind, "target": d.target,
-                        "delay_s": delay, "send_at": d.send_at})
+        records.append(
+            {
+                "type": "out_of_order",
+                "kind": d.kind,
+                "target": d.target,
+                "delay_s": delay,
+                "send_at": d.send_at,
+            }
+        )
     copies: list[Draft] = []
     for i in choose(("telemetry", "batch", "raw", "ctwing", "onenet"), plan.duplicate):
         d = drafts[i]
         again = float(round(rng.uniform(0.5, 30.0), 3))
-        copy = dataclasses.replace(d, send_at=d.send_at + again, tags=[*d.tags,
-                                   "fault:duplicate"], readings=list(d.readings))
+        copy = dataclasses.replace(
+            d,
+            send_at=d.send_at + again,
+            tags=[*d.tags, "fault:duplicate"],
+            readings=list(d.readings),
+        )
         copies.append(copy)
-        records.append({"type": "duplicate", "kind": d.kind, "target": d.target,
-                        "send_at": copy.send_at, "readings": len(d.readings)})
+        records.append(
+            {
+                "type": "duplicate",
+                "kind": d.kind,
+                "target": d.target,
+                "send_at": copy.send_at,
+                "readings": len(d.readings),
+            }
+        )
     return drafts + copies, records
 
 
@@ -231,15 +288,26 @@ def expected_outcomes(drafts: list[Draft], model: IngestModel) -> list[tuple[Exp
         exp = []
         for r in d.readings:
             if not r.known:
-                reason = (Reason.UNKNOWN_DEVICE.value if d.kind in ("ctwing", "onenet")
-                          else ValidationReason.UNKNOWN_SENSOR.value)
+                reason = (
+                    Reason.UNKNOWN_DEVICE.value
+                    if d.kind in ("ctwing", "onenet")
+                    else ValidationReason.UNKNOWN_SENSOR.value
+                )
                 exp.append(Expect(r.code, r.ts_ms, r.value, QUARANTINED, reason))
             elif r.ts_ms > now_ms + model.future_margin_s * 1000:
-                exp.append(Expect(r.code, r.ts_ms, r.value, QUARANTINED,
-                                  ValidationReason.FUTURE_TIMESTAMP.value))
+                exp.append(
+                    Expect(
+                        r.code,
+                        r.ts_ms,
+                        r.value,
+                        QUARANTINED,
+                        ValidationReason.FUTURE_TIMESTAMP.value,
+                    )
+                )
             elif r.ts_ms < now_ms - model.max_age_s * 1000:
-                exp.append(Expect(r.code, r.ts_ms, r.value, QUARANTINED,
-                                  ValidationReason.TOO_OLD.value))
+                exp.append(
+                    Expect(r.code, r.ts_ms, r.value, QUARANTINED, ValidationReason.TOO_OLD.value)
+                )
             elif (r.code, r.ts_ms) in seen:
                 exp.append(Expect(r.code, r.ts_ms, r.value, DUPLICATE))
             else:
@@ -258,5 +326,9 @@ def totals(expects: list[tuple[Expect, ...]]) -> dict[str, Any]:
             c[e.outcome] += 1
             if e.outcome == QUARANTINED:
                 reasons[str(e.reason)] += 1
-    return {"stored": c[STORED], "quarantined": c[QUARANTINED], "duplicate": c[DUPLICATE],
-            "quarantined_by_reason": dict(sorted(reasons.items()))}
+    return {
+        "stored": c[STORED],
+        "quarantined": c[QUARANTINED],
+        "duplicate": c[DUPLICATE],
+        "quarantined_by_reason": dict(sorted(reasons.items())),
+    }

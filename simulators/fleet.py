@@ -72,8 +72,11 @@ class Stream:
                 # readings inside the messages sent (duplicate copies and unknown sensors
                 # included), and those of them in messages ingest cannot read
                 "sent": sum(msg.readings for msg in self.messages),
-                "in_unreadable_messages": sum(msg.readings for msg in self.messages
-                                              if msg.expect and msg.expect[0].ts_ms is None),
+                "in_unreadable_messages": sum(
+                    msg.readings
+                    for msg in self.messages
+                    if msg.expect and msg.expect[0].ts_ms is None
+                ),
             },
             "faults": {"counts": dict(sorted(fault_counts.items())), "items": self.faults},
             "unknown_codes": self.unknown_codes,
@@ -114,28 +117,43 @@ def build_stream(result: ScenarioResult, config: FleetConfig) -> Stream:
     for col, s in enumerate(sites):
         if s.kind in SCADA:
             stamps = [base_ms + int(result.times[i]) * 1000 for i in rows]
-            streams[s.code] = [m.Reading(s.code, ts, m.num(result.measured[i, col]), at_ms=ts)
-                               for i, ts in zip(rows, stamps, strict=True)]
+            streams[s.code] = [
+                m.Reading(s.code, ts, m.num(result.measured[i, col]), at_ms=ts)
+                for i, ts in zip(rows, stamps, strict=True)
+            ]
     generated = sum(len(v) for v in streams.values())
     fplan = config.faults
     known = {s.code for s in sites}
     unknown_codes = _unknown_codes(sites, fplan.unknown_sensor, known)
-    records = reading_faults(streams, fplan, rng=stable_rng(seed, "faults:readings"),
-                             unknown_codes=unknown_codes)
+    records = reading_faults(
+        streams, fplan, rng=stable_rng(seed, "faults:readings"), unknown_codes=unknown_codes
+    )
     # 2. unknown sensors: half alone on the telemetry topic, half inside a gateway batch
     gateways = sorted({s.gateway for s in sites if s.gateway})
     rng_u = stable_rng(seed, "faults:unknown")
     extra_batch: dict[tuple[str, int], list[m.Reading]] = defaultdict(list)
     for k, code in enumerate(unknown_codes):
         at = base_ms + int(result.times[rows[int(rng_u.integers(0, len(rows)))]]) * 1000
-        r = m.Reading(code, at, m.num(rng_u.uniform(20, 60)), at_ms=at, known=False,
-                      tags=["fault:unknown_sensor"])
+        r = m.Reading(
+            code,
+            at,
+            m.num(rng_u.uniform(20, 60)),
+            at_ms=at,
+            known=False,
+            tags=["fault:unknown_sensor"],
+        )
         records.append({"type": "unknown_sensor", "sensor": code, "ts": at})
         if k % 2 == 0 or not gateways:
-            drafts.append(m.Draft(at / 1000 + 1.0, "telemetry",
-                                  f"{pre}waternet/v1/telemetry/{code}", [r],
-                                  m.encode_telemetry(ts_ms=at, value=r.value, iso=k % 4 == 0),
-                                  tags=["fault:unknown_sensor"]))
+            drafts.append(
+                m.Draft(
+                    at / 1000 + 1.0,
+                    "telemetry",
+                    f"{pre}waternet/v1/telemetry/{code}",
+                    [r],
+                    m.encode_telemetry(ts_ms=at, value=r.value, iso=k % 4 == 0),
+                    tags=["fault:unknown_sensor"],
+                )
+            )
         else:
             extra_batch[(gateways[k % len(gateways)], at)].append(r)
     # 3. SCADA packaging: single messages, gateway batches (with outages)
@@ -151,15 +169,23 @@ def build_stream(result: ScenarioResult, config: FleetConfig) -> Stream:
             if s.transport == "mqtt-batch" and s.gateway:
                 batches[(s.gateway, r.at_ms)].append(r)
             else:
-                drafts.append(m.Draft(r.at_ms / 1000 + jitter, "telemetry",
-                                      f"{pre}waternet/v1/telemetry/{code}", [r],
-                                      m.encode_telemetry(ts_ms=r.ts_ms, value=r.value, iso=r_iso),
-                                      tags=list(r.tags)))
+                drafts.append(
+                    m.Draft(
+                        r.at_ms / 1000 + jitter,
+                        "telemetry",
+                        f"{pre}waternet/v1/telemetry/{code}",
+                        [r],
+                        m.encode_telemetry(ts_ms=r.ts_ms, value=r.value, iso=r_iso),
+                        tags=list(r.tags),
+                    )
+                )
     for key, extra in extra_batch.items():
         batches[key].extend(extra)
     outages = _outages(gateways, fplan, result, seed, base_ms, config.interval_s)
-    records.extend({"type": "gateway_offline", "gateway": g, "from_ts": a, "to_ts": b}
-                   for g, (a, b) in sorted(outages.items()))
+    records.extend(
+        {"type": "gateway_offline", "gateway": g, "from_ts": a, "to_ts": b}
+        for g, (a, b) in sorted(outages.items())
+    )
     flush_rank: Counter[str] = Counter()
     for (gw, at), readings in sorted(batches.items()):
         send = at / 1000 + config.gateway_delay_s
@@ -168,11 +194,20 @@ def build_stream(result: ScenarioResult, config: FleetConfig) -> Stream:
             send = outages[gw][1] / 1000 + 0.05 * flush_rank[gw]
             flush_rank[gw] += 1
             tags.append("fault:gateway_offline")
-        payload = m.encode_batch([(r.code, r.ts_ms, r.value,
-                                   _uses_iso(by_code[r.code], config.ts_format)
-                                   if r.code in by_code else True) for r in readings])
-        drafts.append(m.Draft(send, "batch", f"{pre}waternet/v1/batch/{gw}", readings, payload,
-                              tags=tags))
+        payload = m.encode_batch(
+            [
+                (
+                    r.code,
+                    r.ts_ms,
+                    r.value,
+                    _uses_iso(by_code[r.code], config.ts_format) if r.code in by_code else True,
+                )
+                for r in readings
+            ]
+        )
+        drafts.append(
+            m.Draft(send, "batch", f"{pre}waternet/v1/batch/{gw}", readings, payload, tags=tags)
+        )
     # 4. meters
     meter_drafts = _meter_drafts(result, config, base_ms)
     generated += sum(len(d.readings) for d in meter_drafts)
@@ -184,12 +219,21 @@ def build_stream(result: ScenarioResult, config: FleetConfig) -> Stream:
     records.extend(msg_records)
     drafts.sort(key=lambda d: (d.send_at, d.order))
     expects = expected_outcomes(drafts, config.ingest)
-    msgs = [m.Message(seq=i, send_at=round(d.send_at, 3), transport=d.transport, kind=d.kind,
-                      target=d.target, payload=d.payload, expect=e, tags=tuple(d.tags),
-                      readings=len(d.readings))
-            for i, (d, e) in enumerate(zip(drafts, expects, strict=True))]
-    return Stream(messages=msgs, faults=records, unknown_codes=unknown_codes,
-                  generated=generated)
+    msgs = [
+        m.Message(
+            seq=i,
+            send_at=round(d.send_at, 3),
+            transport=d.transport,
+            kind=d.kind,
+            target=d.target,
+            payload=d.payload,
+            expect=e,
+            tags=tuple(d.tags),
+            readings=len(d.readings),
+        )
+        for i, (d, e) in enumerate(zip(drafts, expects, strict=True))
+    ]
+    return Stream(messages=msgs, faults=records, unknown_codes=unknown_codes, generated=generated)
 
 
 def _unknown_codes(sites: list[SensorSite], n: int, known: set[str]) -> list[str]:
@@ -204,8 +248,14 @@ def _unknown_codes(sites: list[SensorSite], n: int, known: set[str]) -> list[str
     return out
 
 
-def _outages(gateways: list[str], plan: FaultPlan, result: ScenarioResult, seed: int,
-             base_ms: int, interval_s: int) -> dict[str, tuple[int, int]]:
+def _outages(
+    gateways: list[str],
+    plan: FaultPlan,
+    result: ScenarioResult,
+    seed: int,
+    base_ms: int,
+    interval_s: int,
+) -> dict[str, tuple[int, int]]:
     """Gateway -> (from_ms, to_ms): offline for ``plan.offline_s`` inside the period."""
     rng = stable_rng(seed, "faults:gateways")
     n = min(plan.gateway_offline, len(gateways))
@@ -237,12 +287,23 @@ def _meter_drafts(result: ScenarioResult, config: FleetConfig, base_ms: int) -> 
             for t in range(0, end + 1, config.raw_interval_s):
                 vol = float(np.interp(t, times, register))
                 ts = base_ms + t * 1000
-                frame = m.encode_cjt188(address=s.address, volume_m3=vol, ts_ms=ts,
-                                        di_order=di, preamble=number % 3 != 0,
-                                        meter_tz=config.meter_tz)
-                drafts.append(m.Draft(ts / 1000 + jitter, "raw", f"{pre}waternet/v1/raw/{s.code}",
-                                      [m.Reading(s.code, ts, m.cjt188_value(vol), at_ms=ts)],
-                                      frame))
+                frame = m.encode_cjt188(
+                    address=s.address,
+                    volume_m3=vol,
+                    ts_ms=ts,
+                    di_order=di,
+                    preamble=number % 3 != 0,
+                    meter_tz=config.meter_tz,
+                )
+                drafts.append(
+                    m.Draft(
+                        ts / 1000 + jitter,
+                        "raw",
+                        f"{pre}waternet/v1/raw/{s.code}",
+                        [m.Reading(s.code, ts, m.cjt188_value(vol), at_ms=ts)],
+                        frame,
+                    )
+                )
         elif s.transport in ("ctwing", "onenet"):
             step = config.meter_interval_min * 60
             for day in range(0, end // 86400 + (1 if end % 86400 else 0)):
@@ -251,19 +312,44 @@ def _meter_drafts(result: ScenarioResult, config: FleetConfig, base_ms: int) -> 
                     continue
                 vols = [float(np.interp(t, times, register)) for t in t_regs]
                 frame = m.encode_wn1(
-                    imei=s.imei, start_s=base_ms // 1000 + t_regs[0],
-                    interval_min=config.meter_interval_min, registers_m3=vols,
+                    imei=s.imei,
+                    start_s=base_ms // 1000 + t_regs[0],
+                    interval_min=config.meter_interval_min,
+                    registers_m3=vols,
                     battery_mv=3600 - int(rng.integers(0, 300)),
-                    rsrp_dbm=-int(rng.integers(70, 115)), snr_db=int(rng.integers(-5, 25)))
-                send = (base_ms / 1000 + min((day + 1) * 86400, end) + offset)
-                wrap = (partial(_ctwing, s, int(send * 1000)) if s.transport == "ctwing" else
-                        partial(_onenet, s, int(send * 1000), config.onenet_token,
-                                f"{nonce}{day}", number % 2 == 1))
-                readings = [m.Reading(s.code, base_ms + t * 1000, m.wn1_litres(v) / 1000,
-                                      at_ms=base_ms + t * 1000) for t, v in zip(t_regs, vols,
-                                                                                 strict=True)]
-                drafts.append(m.Draft(send, s.transport, s.transport, readings, wrap(frame),
-                                      frame=frame, wrap=wrap))
+                    rsrp_dbm=-int(rng.integers(70, 115)),
+                    snr_db=int(rng.integers(-5, 25)),
+                )
+                send = base_ms / 1000 + min((day + 1) * 86400, end) + offset
+                wrap = (
+                    partial(_ctwing, s, int(send * 1000))
+                    if s.transport == "ctwing"
+                    else partial(
+                        _onenet,
+                        s,
+                        int(send * 1000),
+                        config.onenet_token,
+                        f"{nonce}{day}",
+                        number % 2 == 1,
+                    )
+                )
+                readings = [
+                    m.Reading(
+                        s.code, base_ms + t * 1000, m.wn1_litres(v) / 1000, at_ms=base_ms + t * 1000
+                    )
+                    for t, v in zip(t_regs, vols, strict=True)
+                ]
+                drafts.append(
+                    m.Draft(
+                        send,
+                        s.transport,
+                        s.transport,
+                        readings,
+                        wrap(frame),
+                        frame=frame,
+                        wrap=wrap,
+                    )
+                )
     return drafts
 
 
@@ -271,7 +357,15 @@ def _ctwing(s: SensorSite, ts_ms: int, frame: bytes) -> bytes:
     return m.ctwing_body(imei=s.imei, device_id=s.device_id, frame=frame, ts_ms=ts_ms)
 
 
-def _onenet(s: SensorSite, ts_ms: int, token: str, nonce: str, new_format: bool,
-            frame: bytes) -> bytes:
-    return m.onenet_body(token=token, imei=s.imei, dev_id=s.device_id, frame=frame,
-                         ts_ms=ts_ms, nonce=nonce, new_format=new_format)
+def _onenet(
+    s: SensorSite, ts_ms: int, token: str, nonce: str, new_format: bool, frame: bytes
+) -> bytes:
+    return m.onenet_body(
+        token=token,
+        imei=s.imei,
+        dev_id=s.device_id,
+        frame=frame,
+        ts_ms=ts_ms,
+        nonce=nonce,
+        new_format=new_format,
+    )

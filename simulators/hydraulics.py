@@ -124,10 +124,14 @@ class ScenarioResult:
     def ground_truth(self) -> dict[str, Any]:
         c = self.config
         return {
-            "network": c.network, "seed": c.seed,
+            "network": c.network,
+            "seed": c.seed,
             "start": c.start.isoformat().replace("+00:00", "Z"),
-            "duration_s": c.duration_s, "step_s": c.step_s, "sample_s": c.sample_s,
-            "demand": c.demand, "demand_model": self.wn.options.hydraulic.demand_model,
+            "duration_s": c.duration_s,
+            "step_s": c.step_s,
+            "sample_s": c.sample_s,
+            "demand": c.demand,
+            "demand_model": self.wn.options.hydraulic.demand_model,
             "noise": {k: getattr(c.noise, k) for k in c.noise.__slots__},
             "sensors": len(self.sites),
             "events": self.events,
@@ -137,34 +141,43 @@ class ScenarioResult:
         """readings.csv (code, ts, value, truth), sites.json, scenario.json."""
         out = Path(outdir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {"readings": out / "readings.csv", "sites": out / "sites.json",
-                 "scenario": out / "scenario.json"}
+        paths = {
+            "readings": out / "readings.csv",
+            "sites": out / "sites.json",
+            "scenario": out / "scenario.json",
+        }
         base = self.config.start_epoch
         with paths["readings"].open("w") as f:
             f.write("code,ts,value,truth\n")
             for ti, t in enumerate(self.times):
                 ts = datetime.fromtimestamp(base + float(t), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 for si, s in enumerate(self.sites):
-                    f.write(f"{s.code},{ts},{self.measured[ti, si]:.6g},"
-                            f"{self.truth[ti, si]:.6g}\n")
+                    f.write(f"{s.code},{ts},{self.measured[ti, si]:.6g},{self.truth[ti, si]:.6g}\n")
         write_sites(paths["sites"], self.sites)
         paths["scenario"].write_text(json.dumps(self.ground_truth(), indent=1) + "\n")
         return paths
 
 
-def prepare_network(config: ScenarioConfig) -> tuple[wntr.network.WaterNetworkModel,
-                                                     ev.AppliedEvents, dict[str, str]]:
+def prepare_network(
+    config: ScenarioConfig,
+) -> tuple[wntr.network.WaterNetworkModel, ev.AppliedEvents, dict[str, str]]:
     """The network exactly as it will be simulated (also used by tests for direct runs)."""
     wn = load_network(config.network, seed=config.seed)
     days = max(1, -(-config.duration_s // 86400))
     classes: dict[str, str] = {}
     if config.demand == "classes":
-        classes = demand_mod.assign_classes(wn, seed=config.seed, weights=config.class_weights,
-                                            given=config.customer_classes)
-        demand_mod.apply_class_patterns(wn, classes=classes, days=days,
-                                        pattern_step_s=config.pattern_step_s, seed=config.seed,
-                                        day_sigma=config.day_sigma,
-                                        step_sigma=config.step_sigma)
+        classes = demand_mod.assign_classes(
+            wn, seed=config.seed, weights=config.class_weights, given=config.customer_classes
+        )
+        demand_mod.apply_class_patterns(
+            wn,
+            classes=classes,
+            days=days,
+            pattern_step_s=config.pattern_step_s,
+            seed=config.seed,
+            day_sigma=config.day_sigma,
+            step_sigma=config.step_sigma,
+        )
     elif config.demand != "original":
         raise ValueError("demand must be 'classes' or 'original'")
     opts = wn.options
@@ -181,8 +194,9 @@ def prepare_network(config: ScenarioConfig) -> tuple[wntr.network.WaterNetworkMo
     if model == "PDD":
         opts.hydraulic.required_pressure = config.required_pressure
         opts.hydraulic.minimum_pressure = 0.0
-    wn, applied = ev.apply_events(wn, bursts=config.bursts, closures=config.closures,
-                                  background=config.background)
+    wn, applied = ev.apply_events(
+        wn, bursts=config.bursts, closures=config.closures, background=config.background
+    )
     return wn, applied, classes
 
 
@@ -201,8 +215,9 @@ def run_scenario(config: ScenarioConfig, sites: Sequence[SensorSite]) -> Scenari
     htimes = pressure.index.to_numpy(dtype=float)
     times = np.arange(0, config.duration_s + 1, config.sample_s, dtype=float)
     times = times[times <= htimes[-1]]
-    bg = ev.emitter_flows(applied.background_coeffs, pressure,
-                          wn.options.hydraulic.emitter_exponent)
+    bg = ev.emitter_flows(
+        applied.background_coeffs, pressure, wn.options.hydraulic.emitter_exponent
+    )
     consumer = demand.copy()
     if bg.shape[1]:
         consumer[bg.columns] = (demand[bg.columns] - bg).clip(lower=0)
@@ -227,18 +242,34 @@ def run_scenario(config: ScenarioConfig, sites: Sequence[SensorSite]) -> Scenari
         else:
             raise ValueError(f"unknown sensor kind {s.kind!r}")
     measured = apply_noise(truth, sites, config.noise, seed=config.seed)
-    truth_events = ev.events_truth(applied, times=htimes, demand=demand, flowrate=flow,
-                                   bg_flow=bg, start_epoch=config.start_epoch)
-    return ScenarioResult(config=config, sites=list(sites), wn=wn, results=results, times=times,
-                          truth=truth, measured=measured, events=truth_events, classes=classes)
+    truth_events = ev.events_truth(
+        applied,
+        times=htimes,
+        demand=demand,
+        flowrate=flow,
+        bg_flow=bg,
+        start_epoch=config.start_epoch,
+    )
+    return ScenarioResult(
+        config=config,
+        sites=list(sites),
+        wn=wn,
+        results=results,
+        times=times,
+        truth=truth,
+        measured=measured,
+        events=truth_events,
+        classes=classes,
+    )
 
 
 def _quantise(x: np.ndarray, q: float) -> np.ndarray:
     return np.round(x / q) * q if q > 0 else x
 
 
-def apply_noise(truth: np.ndarray, sites: Sequence[SensorSite], noise: NoiseModel, *,
-                seed: int) -> np.ndarray:
+def apply_noise(
+    truth: np.ndarray, sites: Sequence[SensorSite], noise: NoiseModel, *, seed: int
+) -> np.ndarray:
     """Bias, noise and quantisation per kind; each sensor draws from its own stream."""
     out = truth.copy()
     n = truth.shape[0]

@@ -81,8 +81,7 @@ def _value_table(seed: int, kind: str, size: int = 4096) -> list[bytes]:
     return [repr(float(v)).encode() for v in vals]
 
 
-def iter_load(config: LoadConfig, *, rounds: int | None = None
-              ) -> Iterator[tuple[str, bytes, int]]:
+def iter_load(config: LoadConfig, *, rounds: int | None = None) -> Iterator[tuple[str, bytes, int]]:
     """(topic, payload, readings) forever (or ``rounds`` rounds), cheap to produce."""
     pre = config.topic_prefix
     tables = {"PT": _value_table(config.seed, "pressure"), "MT": _value_table(config.seed, "meter")}
@@ -110,16 +109,26 @@ def iter_load(config: LoadConfig, *, rounds: int | None = None
             table = tables[prefix]
             start = f'{{"s":"{prefix}-'
             for i in range(n):
-                items.append(f"{start}{zones[i % config.zones]}-{i // config.zones + 1:06d}"
-                             .encode() + mid + table[(i + rnd) & mask] + b',"q":0}')
+                items.append(
+                    f"{start}{zones[i % config.zones]}-{i // config.zones + 1:06d}".encode()
+                    + mid
+                    + table[(i + rnd) & mask]
+                    + b',"q":0}'
+                )
                 if len(items) == config.batch:
-                    yield (f"{pre}waternet/v1/batch/LGW-{gw % config.gateways:04d}",
-                           b'{"readings":[' + b",".join(items) + b"]}", len(items))
+                    yield (
+                        f"{pre}waternet/v1/batch/LGW-{gw % config.gateways:04d}",
+                        b'{"readings":[' + b",".join(items) + b"]}",
+                        len(items),
+                    )
                     gw += 1
                     items = []
         if items:
-            yield (f"{pre}waternet/v1/batch/LGW-{gw % config.gateways:04d}",
-                   b'{"readings":[' + b",".join(items) + b"]}", len(items))
+            yield (
+                f"{pre}waternet/v1/batch/LGW-{gw % config.gateways:04d}",
+                b'{"readings":[' + b",".join(items) + b"]}",
+                len(items),
+            )
             gw += 1
 
 
@@ -158,11 +167,13 @@ def run_load(config: LoadConfig, url: str, *, client_id: str = "") -> LoadReport
     """Publish for ``duration_s`` at ``rate`` readings/s; waits for the last PUBACKs."""
     pub: FastMqttPublisher | MqttPublisher
     if config.client == "paho":
-        pub = MqttPublisher(url, client_id=client_id, qos=config.qos,
-                            max_inflight=config.max_inflight)
+        pub = MqttPublisher(
+            url, client_id=client_id, qos=config.qos, max_inflight=config.max_inflight
+        )
     else:
-        pub = FastMqttPublisher(url, client_id=client_id, qos=config.qos,
-                                max_inflight=config.max_inflight)
+        pub = FastMqttPublisher(
+            url, client_id=client_id, qos=config.qos, max_inflight=config.max_inflight
+        )
     n_msg = n_read = 0
     t0 = time.perf_counter()
     try:
@@ -181,5 +192,13 @@ def run_load(config: LoadConfig, url: str, *, client_id: str = "") -> LoadReport
         dt = time.perf_counter() - t0
     finally:
         pub.close()
-    return LoadReport(n_msg, n_read, dt, n_read / dt, n_msg / dt, config.rate,
-                      acked=pub.acked, mode=f"mqtt qos{config.qos} {config.client}")
+    return LoadReport(
+        n_msg,
+        n_read,
+        dt,
+        n_read / dt,
+        n_msg / dt,
+        config.rate,
+        acked=pub.acked,
+        mode=f"mqtt qos{config.qos} {config.client}",
+    )

@@ -36,8 +36,13 @@ class Expect:
     reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"s": self.code, "ts": self.ts_ms, "v": self.value, "outcome": self.outcome,
-                "reason": self.reason}
+        return {
+            "s": self.code,
+            "ts": self.ts_ms,
+            "v": self.value,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +60,18 @@ class Message:
 
     def as_record(self) -> dict[str, Any]:
         """One JSON line of the expected-outcome file."""
-        return {"seq": self.seq, "send_at": round(self.send_at, 3), "transport": self.transport,
-                "kind": self.kind, "target": self.target, "bytes": len(self.payload),
-                "readings": self.readings,
-                "sha1": hashlib.sha1(self.payload).hexdigest()[:16], "tags": list(self.tags),
-                "expect": [e.as_dict() for e in self.expect]}
+        return {
+            "seq": self.seq,
+            "send_at": round(self.send_at, 3),
+            "transport": self.transport,
+            "kind": self.kind,
+            "target": self.target,
+            "bytes": len(self.payload),
+            "readings": self.readings,
+            "sha1": hashlib.sha1(self.payload).hexdigest()[:16],
+            "tags": list(self.tags),
+            "expect": [e.as_dict() for e in self.expect],
+        }
 
 
 def iso_ms(ts_ms: int) -> str:
@@ -78,26 +90,39 @@ def ts_field(ts_ms: int, *, iso: bool) -> str | int:
 
 
 def encode_telemetry(*, ts_ms: int, value: float, iso: bool, quality: int = 0) -> bytes:
-    return json.dumps({"ts": ts_field(ts_ms, iso=iso), "v": num(value), "q": quality},
-                      separators=(",", ":")).encode()
+    return json.dumps(
+        {"ts": ts_field(ts_ms, iso=iso), "v": num(value), "q": quality}, separators=(",", ":")
+    ).encode()
 
 
 def encode_batch(readings: list[tuple[str, int, float, bool]]) -> bytes:
     """readings: (code, ts_ms, value, iso)."""
-    items = [{"s": c, "ts": ts_field(t, iso=iso), "v": num(v), "q": 0}
-             for c, t, v, iso in readings]
+    items = [{"s": c, "ts": ts_field(t, iso=iso), "v": num(v), "q": 0} for c, t, v, iso in readings]
     return json.dumps({"readings": items}, separators=(",", ":")).encode()
 
 
-def encode_cjt188(*, address: str, volume_m3: float, ts_ms: int, di_order: str,
-                  preamble: bool, meter_tz: str = DEFAULT_METER_TZ) -> bytes:
+def encode_cjt188(
+    *,
+    address: str,
+    volume_m3: float,
+    ts_ms: int,
+    di_order: str,
+    preamble: bool,
+    meter_tz: str = DEFAULT_METER_TZ,
+) -> bytes:
     """A CJ/T 188 901F read reply; the meter clock is the reading time as local wall-clock time
     in ``meter_tz`` with no zone (CJ/T 188 meters keep local time; ingest reads the clock in the
     utility's zone, ``WATERNET_TIMEZONE``)."""
     return cjt188.encode_read_reply(
-        address=address, volume_m3=volume_m3, settlement_m3=None,
-        meter_time=datetime.fromtimestamp(ts_ms // 1000, UTC), meter_tz=ZoneInfo(meter_tz),
-        status=0, di_order=di_order, preamble=preamble)
+        address=address,
+        volume_m3=volume_m3,
+        settlement_m3=None,
+        meter_time=datetime.fromtimestamp(ts_ms // 1000, UTC),
+        meter_tz=ZoneInfo(meter_tz),
+        status=0,
+        di_order=di_order,
+        preamble=preamble,
+    )
 
 
 def cjt188_value(volume_m3: float) -> float:
@@ -105,12 +130,27 @@ def cjt188_value(volume_m3: float) -> float:
     return round(volume_m3 * 100) / 100
 
 
-def encode_wn1(*, imei: str, start_s: int, interval_min: int, registers_m3: list[float],
-               battery_mv: int, rsrp_dbm: int, snr_db: int, alarms: int = 0) -> bytes:
+def encode_wn1(
+    *,
+    imei: str,
+    start_s: int,
+    interval_min: int,
+    registers_m3: list[float],
+    battery_mv: int,
+    rsrp_dbm: int,
+    snr_db: int,
+    alarms: int = 0,
+) -> bytes:
     frame = wnframe.WnFrame(
-        device_id=imei, start=datetime.fromtimestamp(start_s, UTC), interval_min=interval_min,
-        registers_l=tuple(wn1_litres(v) for v in registers_m3), battery_mv=battery_mv,
-        rsrp_dbm=rsrp_dbm, snr_db=snr_db, alarms=alarms)
+        device_id=imei,
+        start=datetime.fromtimestamp(start_s, UTC),
+        interval_min=interval_min,
+        registers_l=tuple(wn1_litres(v) for v in registers_m3),
+        battery_mv=battery_mv,
+        rsrp_dbm=rsrp_dbm,
+        snr_db=snr_db,
+        alarms=alarms,
+    )
     return wnframe.encode(frame)
 
 
@@ -121,17 +161,29 @@ def wn1_litres(volume_m3: float) -> int:
 def ctwing_body(*, imei: str, device_id: str, frame: bytes, ts_ms: int) -> bytes:
     """A CTWing/AEP dataReport push carrying ``frame`` (``waternet.ingest.formats.platforms``)."""
     from waternet.ingest.formats import platforms
+
     return platforms.push_body(
-        platforms.ctwing_push(imei=imei, device_id=device_id, frame=frame, ts=ts_ms))
+        platforms.ctwing_push(imei=imei, device_id=device_id, frame=frame, ts=ts_ms)
+    )
 
 
-def onenet_body(*, token: str, imei: str, dev_id: str, frame: bytes, ts_ms: int, nonce: str,
-                new_format: bool) -> bytes:
+def onenet_body(
+    *, token: str, imei: str, dev_id: str, frame: bytes, ts_ms: int, nonce: str, new_format: bool
+) -> bytes:
     """A OneNET data push (old envelope, or the later SDK's with ``msg`` as JSON text)."""
     from waternet.ingest.formats import platforms
+
     return platforms.push_body(
-        platforms.onenet_push(token=token, imei=imei, dev_id=dev_id, frame=frame, ts=ts_ms,
-                              nonce=nonce, new_format=new_format))
+        platforms.onenet_push(
+            token=token,
+            imei=imei,
+            dev_id=dev_id,
+            frame=frame,
+            ts=ts_ms,
+            nonce=nonce,
+            new_format=new_format,
+        )
+    )
 
 
 @dataclass

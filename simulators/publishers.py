@@ -50,13 +50,23 @@ class MqttPublisher:
     ``flush`` waits until every QoS 1 message sent so far is acknowledged.
     """
 
-    def __init__(self, url: str, *, client_id: str = "", qos: int = 1,
-                 max_inflight: int = 1000, mqtt5: bool = False, keepalive: int = 60) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_id: str = "",
+        qos: int = 1,
+        max_inflight: int = 1000,
+        mqtt5: bool = False,
+        keepalive: int = 60,
+    ) -> None:
         host, port, user, password = parse_mqtt_url(url)
         self.qos = qos
         self._client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-            protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311)
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
+        )
         if user:
             self._client.username_pw_set(user, password)
         self._client.max_inflight_messages_set(max_inflight)
@@ -74,13 +84,15 @@ class MqttPublisher:
             self.close()
             raise ConnectionError(f"MQTT broker {host}:{port} did not accept the connection")
 
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any,
-                    properties: Any = None) -> None:
+    def _on_connect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None
+    ) -> None:
         if not getattr(reason, "is_failure", False):
             self._connected.set()
 
-    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any = None,
-                    properties: Any = None) -> None:
+    def _on_publish(
+        self, client: Any, userdata: Any, mid: int, reason: Any = None, properties: Any = None
+    ) -> None:
         with self._lock:
             self.acked += 1
             self._lock.notify_all()
@@ -123,8 +135,15 @@ class HttpPublisher:
     ``urls`` maps a platform ("ctwing", "onenet") to its push endpoint URL.
     """
 
-    def __init__(self, urls: dict[str, str], *, timeout: float = 10.0, retries: int = 5,
-                 backoff_s: float = 0.5, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        urls: dict[str, str],
+        *,
+        timeout: float = 10.0,
+        retries: int = 5,
+        backoff_s: float = 0.5,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.urls = urls
         self.retries = retries
         self.backoff_s = backoff_s
@@ -135,8 +154,9 @@ class HttpPublisher:
         url = self.urls[platform]
         for attempt in range(self.retries + 1):
             try:
-                r = self._client.post(url, content=body,
-                                      headers={"Content-Type": "application/json"})
+                r = self._client.post(
+                    url, content=body, headers={"Content-Type": "application/json"}
+                )
                 if r.status_code < 500:
                     self.result.status[r.status_code] += 1
                     return r.status_code
@@ -172,10 +192,16 @@ class ReplayStats:
         return self.messages / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def replay(messages: Iterable[Message], *, speed: float,
-           mqtt_pub: MqttSink | None = None, http_pub: HttpPublisher | None = None,
-           topic_prefix: str = "", sleep: Callable[[float], None] = time.sleep,
-           clock: Callable[[], float] = time.monotonic) -> ReplayStats:
+def replay(
+    messages: Iterable[Message],
+    *,
+    speed: float,
+    mqtt_pub: MqttSink | None = None,
+    http_pub: HttpPublisher | None = None,
+    topic_prefix: str = "",
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> ReplayStats:
     """Send ``messages`` at their simulated times divided by ``speed`` (0 = no waiting).
 
     The first message sets the origin. Messages for a transport with no publisher are skipped

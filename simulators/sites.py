@@ -22,8 +22,11 @@ KIND_PREFIX = {"pressure": "PT", "flow": "FT", "level": "LT", "meter": "MT"}
 # canonical units of the sensor catalogue (sensors/kinds.json)
 KIND_UNIT = {"pressure": "m", "flow": "L/s", "level": "m", "meter": "m3"}
 # meter model (sensors/meter_models.json) per meter transport; raw meters alternate DI orders
-METER_MODELS = {"ctwing": ("waternet-wn1",), "onenet": ("waternet-wn1",),
-                "mqtt-raw": ("cjt188-2004", "cjt188-2018")}
+METER_MODELS = {
+    "ctwing": ("waternet-wn1",),
+    "onenet": ("waternet-wn1",),
+    "mqtt-raw": ("cjt188-2004", "cjt188-2018"),
+}
 # Transports: MQTT single readings, MQTT through a gateway batch, CJ/T 188 frames on the raw
 # topic, NB-IoT day frames pushed by the CTWing or OneNET platform.
 TRANSPORTS = ("mqtt", "mqtt-batch", "mqtt-raw", "ctwing", "onenet")
@@ -70,8 +73,9 @@ def meter_identity(number: int) -> dict[str, str]:
     }
 
 
-def zones_for_nodes(wn: wntr.network.WaterNetworkModel, *, n_zones: int | None = None
-                    ) -> dict[str, str]:
+def zones_for_nodes(
+    wn: wntr.network.WaterNetworkModel, *, n_zones: int | None = None
+) -> dict[str, str]:
     """Cheap deterministic zoning for networks without DMAs: bands of x coordinate."""
     names = list(wn.node_name_list)
     if n_zones is None:
@@ -123,34 +127,67 @@ def sites_from_network(
     scada: list[SensorSite] = []
     for i in picked:
         node = junctions[i]
-        scada.append(SensorSite(code=next_code("pressure", zone_of[node]), kind="pressure",
-                                element=node, zone=zone_of[node]))
+        scada.append(
+            SensorSite(
+                code=next_code("pressure", zone_of[node]),
+                kind="pressure",
+                element=node,
+                zone=zone_of[node],
+            )
+        )
     sources = set(wn.reservoir_name_list) | set(wn.tank_name_list)
     flow_links = sorted(
-        name for name, link in wn.links()
+        name
+        for name, link in wn.links()
         if link.link_type == "Pump"
-        or (link.link_type == "Pipe" and (link.start_node_name in sources
-                                          or link.end_node_name in sources))
+        or (
+            link.link_type == "Pipe"
+            and (link.start_node_name in sources or link.end_node_name in sources)
+        )
     )
     for link_name in flow_links:
         zone = zone_of[wn.get_link(link_name).start_node_name]
-        scada.append(SensorSite(code=next_code("flow", zone), kind="flow", element=link_name,
-                                zone=zone))
+        scada.append(
+            SensorSite(code=next_code("flow", zone), kind="flow", element=link_name, zone=zone)
+        )
     for tank in sorted(wn.tank_name_list):
-        scada.append(SensorSite(code=next_code("level", zone_of[tank]), kind="level",
-                                element=tank, zone=zone_of[tank]))
+        scada.append(
+            SensorSite(
+                code=next_code("level", zone_of[tank]),
+                kind="level",
+                element=tank,
+                zone=zone_of[tank],
+            )
+        )
     batched = rng.random(len(scada)) < batch_fraction
-    sites = [replace(s, transport="mqtt-batch", gateway=f"GW-{s.zone}") if b else s
-             for s, b in zip(scada, batched, strict=True)]
-    sites.extend(_meters(wn, junctions, rng=rng, n_meters=n_meters, meter_mix=meter_mix,
-                         zone_of=zone_of, next_code=next_code))
+    sites = [
+        replace(s, transport="mqtt-batch", gateway=f"GW-{s.zone}") if b else s
+        for s, b in zip(scada, batched, strict=True)
+    ]
+    sites.extend(
+        _meters(
+            wn,
+            junctions,
+            rng=rng,
+            n_meters=n_meters,
+            meter_mix=meter_mix,
+            zone_of=zone_of,
+            next_code=next_code,
+        )
+    )
     return sites
 
 
-def _meters(wn: wntr.network.WaterNetworkModel, junctions: list[str], *,
-            rng: np.random.Generator, n_meters: int | None,
-            meter_mix: Sequence[tuple[str, float]], zone_of: dict[str, str],
-            next_code: Any) -> list[SensorSite]:
+def _meters(
+    wn: wntr.network.WaterNetworkModel,
+    junctions: list[str],
+    *,
+    rng: np.random.Generator,
+    n_meters: int | None,
+    meter_mix: Sequence[tuple[str, float]],
+    zone_of: dict[str, str],
+    next_code: Any,
+) -> list[SensorSite]:
     demands = np.array([max(0.0, _demand(wn.get_node(j))) for j in junctions])
     with_demand = np.flatnonzero(demands > 0)
     if n_meters is None:
@@ -178,10 +215,18 @@ def _meters(wn: wntr.network.WaterNetworkModel, junctions: list[str], *,
             number = int(code.rsplit("-", 1)[1])
             ids: dict[str, Any] = meter_identity(number)
             models = METER_MODELS[transport]
-            meters.append(SensorSite(code=code, kind="meter", element=node,
-                                     zone=zone_of[node], transport=transport,
-                                     share=float(share), model=models[number % len(models)],
-                                     **ids))
+            meters.append(
+                SensorSite(
+                    code=code,
+                    kind="meter",
+                    element=node,
+                    zone=zone_of[node],
+                    transport=transport,
+                    share=float(share),
+                    model=models[number % len(models)],
+                    **ids,
+                )
+            )
     return meters
 
 
@@ -197,12 +242,14 @@ def sites_from_records(records: Iterable[dict[str, Any]]) -> list[SensorSite]:
         kind = str(r["kind"])
         element = str(r.get("element") or r.get("node") or r.get("link"))
         zone = str(r.get("zone") or code.split("-")[1])
-        extra_ids: dict[str, Any] = (meter_identity(int(code.rsplit("-", 1)[1]))
-                                     if kind == "meter" else {})
+        extra_ids: dict[str, Any] = (
+            meter_identity(int(code.rsplit("-", 1)[1])) if kind == "meter" else {}
+        )
         keys = ("transport", "unit", "gateway", "share", "imei", "address", "device_id", "model")
         known: dict[str, Any] = {k: r[k] for k in keys if r.get(k) not in (None, "")}
-        sites.append(SensorSite(code=code, kind=kind, element=element, zone=zone,
-                                **{**extra_ids, **known}))
+        sites.append(
+            SensorSite(code=code, kind=kind, element=element, zone=zone, **{**extra_ids, **known})
+        )
     return sites
 
 

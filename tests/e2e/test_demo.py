@@ -33,8 +33,9 @@ class Demo:
     lines: list[str] = field(default_factory=list)
 
     def token(self, user: str, password: str) -> dict[str, str]:
-        r = httpx.post(self.url + "api/v1/auth/token",
-                       data={"username": user, "password": password})
+        r = httpx.post(
+            self.url + "api/v1/auth/token", data={"username": user, "password": password}
+        )
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
@@ -132,8 +133,13 @@ def test_terminal_shows_short_lines_and_the_log_file_the_access_log(demo: Demo) 
 def test_users_add_finds_the_demo_database(demo: Demo) -> None:
     env = {k: v for k, v in demo.env.items() if k != "WATERNET_DATABASE_URL"}
     env["WATERNET_NEW_PASSWORD"] = "analyst-secret-1"
-    r = subprocess.run([BIN, "users", "add", "ana", "--role", "analyst"], env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [BIN, "users", "add", "ana", "--role", "analyst"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "user ana (analyst) saved" in r.stdout
     assert "demo-database-url" in r.stderr  # says where the URL came from
@@ -142,15 +148,24 @@ def test_users_add_finds_the_demo_database(demo: Demo) -> None:
 
 def _balance(demo: Demo, auth: dict[str, str], dma: str) -> httpx.Response:
     now = datetime.now(UTC)
-    return httpx.get(demo.url + f"api/v1/dmas/{dma}/balance", headers=auth, params={
-        "from": (now - timedelta(hours=2)).isoformat(),
-        "to": (now + timedelta(hours=1)).isoformat(), "step": "hour"})
+    return httpx.get(
+        demo.url + f"api/v1/dmas/{dma}/balance",
+        headers=auth,
+        params={
+            "from": (now - timedelta(hours=2)).isoformat(),
+            "to": (now + timedelta(hours=1)).isoformat(),
+            "step": "hour",
+        },
+    )
 
 
 def test_dma_balance_answers_with_real_numbers(demo: Demo) -> None:
     auth = demo.dispatcher()
-    dmas = httpx.get(demo.url + "api/v1/network/layers/dmas", headers=auth,
-                     params={"bbox": "-180,-90,180,90", "zoom": 12}).json()["features"]
+    dmas = httpx.get(
+        demo.url + "api/v1/network/layers/dmas",
+        headers=auth,
+        params={"bbox": "-180,-90,180,90", "zoom": 12},
+    ).json()["features"]
     codes = sorted(f["id"] for f in dmas)
     assert codes
     for code in codes:

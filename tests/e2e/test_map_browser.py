@@ -24,8 +24,14 @@ from tests.integration.isolation_api.demo_db import add_user, build_app, demo_ci
 from tests.support.services import PgServer, unavailable
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 VALVES_JS = "els => els.map(e => e.dataset.valve)"
 USER, PASSWORD = "dispatcher-1", "dispatch-" + "pw" * 4
@@ -80,20 +86,23 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[tuple[str, str]]:
+def server(
+    pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
     """(page URL, database URL) of a uvicorn server in a thread."""
     import uvicorn
 
     with demo_city_database(pg_server) as url:
         # in a thread: Playwright's sync API keeps an event loop running in this one
         with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, add_user(url, name=USER, password=PASSWORD,
-                                              role="dispatcher")).result()
+            pool.submit(
+                asyncio.run, add_user(url, name=USER, password=PASSWORD, role="dispatcher")
+            ).result()
         app = build_app(url, tmp_path_factory.mktemp("state"))
         port = _free_port()
-        srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                            log_level="warning", log_config=None))
+        srv = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
+        )
         thread = threading.Thread(target=srv.run, name="uvicorn-map-test", daemon=True)
         thread.start()
         deadline = time.monotonic() + 30
@@ -120,17 +129,19 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-def test_map_shows_pipes_and_a_clicked_pipe_plan(browser: Any, server: tuple[str, str]
-                                                  ) -> None:
+def test_map_shows_pipes_and_a_clicked_pipe_plan(browser: Any, server: tuple[str, str]) -> None:
     from waternet.isolation.service import isolation_engine
     from waternet.network import service
+
     base, db_url = server
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     layer_requests: list[str] = []
-    page.on("request", lambda r: layer_requests.append(r.url)
-            if "/api/v1/network/layers/" in r.url else None)
+    page.on(
+        "request",
+        lambda r: layer_requests.append(r.url) if "/api/v1/network/layers/" in r.url else None,
+    )
 
     page.goto(base)
     # public shell: no data before login

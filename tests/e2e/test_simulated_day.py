@@ -47,8 +47,12 @@ def test_simulated_day_matches_ground_truth(db_url: str, mqtt_url: str, tmp_path
     result = run_scenario(cfg, demo.sites)
     stream = build_stream(
         result,
-        FleetConfig(seed=11, faults=FaultPlan.every(3), onenet_token=ONENET_TOKEN,
-                    raw_interval_s=RAW_INTERVAL_S),
+        FleetConfig(
+            seed=11,
+            faults=FaultPlan.every(3),
+            onenet_token=ONENET_TOKEN,
+            raw_interval_s=RAW_INTERVAL_S,
+        ),
     )
     truth = stream.truth()
     assert set(truth["faults"]["counts"]) == {
@@ -98,8 +102,7 @@ def test_simulated_day_matches_ground_truth(db_url: str, mqtt_url: str, tmp_path
     assert got["quarantine"] == expected["quarantined_by_reason"]
     _assert_burst_visible(db_url, result, start)
     faulted = {f["sensor"] for f in stream.faults if "sensor" in f}
-    raw = [s.code for s in result.sites
-           if s.transport == "mqtt-raw" and s.code not in faulted]
+    raw = [s.code for s in result.sites if s.transport == "mqtt-raw" and s.code not in faulted]
     _assert_meter_clock_times(db_url, raw, start)
 
 
@@ -140,8 +143,12 @@ def _assert_meter_clock_times(db_url: str, codes: list[str], start: datetime) ->
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(
             "SELECT s.code, r.ts FROM readings r JOIN sensors s ON s.id = r.sensor_id "
-            "WHERE s.code = ANY(%s)", (codes,)).fetchall()
+            "WHERE s.code = ANY(%s)",
+            (codes,),
+        ).fetchall()
     assert len(rows) > len(codes)
-    stray = sorted({(code, ts.astimezone(UTC)) for code, ts in rows} -
-                   {(code, t) for code in codes for t in want})
+    stray = sorted(
+        {(code, ts.astimezone(UTC)) for code, ts in rows}
+        - {(code, t) for code in codes for t in want}
+    )
     assert not stray, stray[:5]

@@ -34,10 +34,16 @@ async def _broker_check(mqtt: MqttUrl) -> str:
                 mqtt.host, mqtt.port, ssl=ssl.create_default_context() if mqtt.tls else None
             )
             try:
-                writer.write(wire.connect_packet(
-                    client_id=f"waternet-readyz-{uuid.uuid4().hex[:8]}", v5=False,
-                    clean_start=True, keepalive=10, username=mqtt.username,
-                    password=mqtt.password))
+                writer.write(
+                    wire.connect_packet(
+                        client_id=f"waternet-readyz-{uuid.uuid4().hex[:8]}",
+                        v5=False,
+                        clean_start=True,
+                        keepalive=10,
+                        username=mqtt.username,
+                        password=mqtt.password,
+                    )
+                )
                 await writer.drain()
                 decoder = wire.Decoder(v5=False, max_packet=1024)
                 packets: list[tuple[int, int, bytes]] = []

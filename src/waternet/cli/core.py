@@ -27,8 +27,11 @@ def require_db_url() -> str:
     path = settings.state_dir / DEMO_DATABASE_URL_FILE
     url = path.read_text().strip() if path.is_file() else ""
     if url:
-        typer.echo(f"WATERNET_DATABASE_URL is not set: using the running demo's database {url} "
-                   f"(from {path})", err=True)
+        typer.echo(
+            f"WATERNET_DATABASE_URL is not set: using the running demo's database {url} "
+            f"(from {path})",
+            err=True,
+        )
         return url
     raise ConfigError(
         "WATERNET_DATABASE_URL is not set (e.g. postgresql://user@127.0.0.1:5432/waternet); "

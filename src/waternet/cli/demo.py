@@ -86,8 +86,10 @@ async def _run_demo(*, port: int, duration: float, size: str) -> None:
         assert settings.database_url
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
         typer.echo("database migrated")
-        typer.echo(f"database URL: {settings.database_url} (other waternet commands on this "
-                   f"state dir use it while the demo runs)")
+        typer.echo(
+            f"database URL: {settings.database_url} (other waternet commands on this "
+            f"state dir use it while the demo runs)"
+        )
         # `waternet users add` and friends find the demo's database through this file
         state_dir.mkdir(parents=True, exist_ok=True)
         url_file.write_text(settings.database_url + "\n")

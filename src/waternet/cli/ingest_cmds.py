@@ -82,6 +82,7 @@ def sensors_load(
 ) -> None:
     """Register or update sensors from a CSV file (all-or-nothing)."""
     from waternet.sensors import service as sensors_service
+
     url = require_db_url()
     try:
         text = path.read_text(encoding="utf-8")
@@ -101,6 +102,7 @@ def sensors_add(
 ) -> None:
     """Register one sensor (kind and unit follow from the code)."""
     from waternet.sensors import service as sensors_service
+
     url = require_db_url()
     rec = {"code": code, "imei": imei, "dma": dma, "node_id": node, "link_id": link, "model": model}
     sensors_service.register_sensors(url, [rec])

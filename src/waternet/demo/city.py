@@ -50,10 +50,36 @@ CRITICAL_RATE: dict[str, tuple[int, int]] = {
 }
 OTHER_CLASSES = (("industrial", 0.015), ("commercial", 0.08))
 STREETS = (
-    "Changjiang", "Huangshan", "Jinzhai", "Wuhu", "Suzhou", "Shushan", "Tongling", "Anqing",
-    "Feixi", "Meishan", "Wangjiang", "Qianshan", "Hezuohua", "Fanhua", "Jiuhua", "Xiyou",
-    "Shouchun", "Huaihe", "Luyang", "Baohe", "Tianehu", "Chaohu", "Dashushan", "Zipeng",
-    "Qingyang", "Bozhou", "Fuyang", "Mingguang", "Lujiang", "Hefeng",
+    "Changjiang",
+    "Huangshan",
+    "Jinzhai",
+    "Wuhu",
+    "Suzhou",
+    "Shushan",
+    "Tongling",
+    "Anqing",
+    "Feixi",
+    "Meishan",
+    "Wangjiang",
+    "Qianshan",
+    "Hezuohua",
+    "Fanhua",
+    "Jiuhua",
+    "Xiyou",
+    "Shouchun",
+    "Huaihe",
+    "Luyang",
+    "Baohe",
+    "Tianehu",
+    "Chaohu",
+    "Dashushan",
+    "Zipeng",
+    "Qingyang",
+    "Bozhou",
+    "Fuyang",
+    "Mingguang",
+    "Lujiang",
+    "Hefeng",
 )
 
 
@@ -82,8 +108,12 @@ def build_demo_city(size: Size = "medium", *, seed: int = DEFAULT_SEED) -> Netwo
     return model
 
 
-def write_demo_city(size: Size = "medium", out_dir: str | os.PathLike[str] = "demo-city", *,
-                    seed: int = DEFAULT_SEED) -> tuple[NetworkModel, dict[str, Path]]:
+def write_demo_city(
+    size: Size = "medium",
+    out_dir: str | os.PathLike[str] = "demo-city",
+    *,
+    seed: int = DEFAULT_SEED,
+) -> tuple[NetworkModel, dict[str, Path]]:
     """Build the demo city and write its layer folder (what ``waternet network demo-city``
     does besides loading it into the database)."""
     model = build_demo_city(size, seed=seed)
@@ -103,17 +133,25 @@ def add_strategic_valves(model: NetworkModel, wn: Any, *, seed: int) -> None:
     links = model.link_by_id
     n = len(layer)
     rng = demo_rng(seed, "valves")
-    bad = set(rng.choice(n, size=max(1, round(n * INOPERABLE_FRACTION)), replace=False).tolist()
-              ) if n else set()
+    bad = (
+        set(rng.choice(n, size=max(1, round(n * INOPERABLE_FRACTION)), replace=False).tolist())
+        if n
+        else set()
+    )
     width = max(4, len(str(n)))
     for i, (link_id, node_id) in enumerate(zip(layer["link"], layer["node"], strict=True)):
         lk = links[str(link_id)]
         d = lk.diameter_m * 1000.0 if lk.kind != "pump" and lk.diameter_m > 0 else None
-        model.valves.append(IsolationValve(
-            id=f"V{i + 1:0{width}d}", link=str(link_id), node=str(node_id),
-            diameter_mm=None if d is None else round(d, 1),
-            type="butterfly" if d is not None and d >= 400 else "gate",
-            operable=i not in bad))
+        model.valves.append(
+            IsolationValve(
+                id=f"V{i + 1:0{width}d}",
+                link=str(link_id),
+                node=str(node_id),
+                diameter_mm=None if d is None else round(d, 1),
+                type="butterfly" if d is not None and d >= 400 else "gate",
+                operable=i not in bad,
+            )
+        )
     model.reindex()
 
 
@@ -125,8 +163,9 @@ def _adjacency(model: NetworkModel) -> dict[str, list[str]]:
     return adj
 
 
-def _offset(model: NetworkModel, x: float, y: float, rng: np.random.Generator,
-            lo: float, hi: float) -> tuple[float, float]:
+def _offset(
+    model: NetworkModel, x: float, y: float, rng: np.random.Generator, lo: float, hi: float
+) -> tuple[float, float]:
     ang = rng.uniform(0.0, 2.0 * math.pi)
     r = rng.uniform(lo, hi)
     lon, lat = geo.projector(model.crs).point_lonlat(x + r * math.cos(ang), y + r * math.sin(ang))
@@ -137,9 +176,15 @@ def add_hydrants(model: NetworkModel, rng: np.random.Generator) -> None:
     """Hydrants at junctions on pipes >= 100 mm, greedily spaced ``HYDRANT_SPACING_M``."""
     adj = _adjacency(model)
     links = model.link_by_id
-    cand = [n for n in model.nodes if n.kind == "junction" and any(
-        links[k].kind == "pipe" and links[k].diameter_m >= HYDRANT_MIN_DIAMETER_M
-        for k in adj[n.id])]
+    cand = [
+        n
+        for n in model.nodes
+        if n.kind == "junction"
+        and any(
+            links[k].kind == "pipe" and links[k].diameter_m >= HYDRANT_MIN_DIAMETER_M
+            for k in adj[n.id]
+        )
+    ]
     cell = HYDRANT_SPACING_M
     taken: dict[tuple[int, int], list[tuple[float, float]]] = {}
     k = 0
@@ -147,8 +192,9 @@ def add_hydrants(model: NetworkModel, rng: np.random.Generator) -> None:
         n = cand[int(i)]
         assert n.x is not None and n.y is not None
         cx, cy = int(n.x // cell), int(n.y // cell)
-        near = (p for dx in (-1, 0, 1) for dy in (-1, 0, 1) for p in taken.get((cx + dx,
-                                                                                cy + dy), []))
+        near = (
+            p for dx in (-1, 0, 1) for dy in (-1, 0, 1) for p in taken.get((cx + dx, cy + dy), [])
+        )
         if any(math.hypot(n.x - px, n.y - py) < cell for px, py in near):
             continue
         taken.setdefault((cx, cy), []).append((n.x, n.y))
@@ -187,11 +233,11 @@ def add_customers(model: NetworkModel, total: int, rng: np.random.Generator) -> 
     pos = 0
     for cls, (per, minimum) in CRITICAL_RATE.items():
         k = max(minimum, n_total // per)
-        classes[slots[pos:pos + k]] = cls
+        classes[slots[pos : pos + k]] = cls
         pos += k
     for cls, frac in OTHER_CLASSES:
         k = round(n_total * frac)
-        classes[slots[pos:pos + k]] = cls
+        classes[slots[pos : pos + k]] = cls
         pos += k
     adj = _adjacency(model)
     links = model.link_by_id
@@ -205,10 +251,16 @@ def add_customers(model: NetworkModel, total: int, rng: np.random.Generator) -> 
             street_key = link or (pipes[0] if pipes else n.id)
             street = STREETS[zlib.crc32(street_key.encode()) % len(STREETS)]
             lon, lat = _offset(model, n.x, n.y, rng, 8.0, 40.0)
-            model.customers.append(Customer(
-                account=f"A{acct + 1:07d}", customer_class=str(classes[acct]),
-                node=None if on_pipe else n.id, link=link,
-                address=f"{int(rng.integers(1, 400))} {street} Road, Hefei",
-                lon=lon, lat=lat))
+            model.customers.append(
+                Customer(
+                    account=f"A{acct + 1:07d}",
+                    customer_class=str(classes[acct]),
+                    node=None if on_pipe else n.id,
+                    link=link,
+                    address=f"{int(rng.integers(1, 400))} {street} Road, Hefei",
+                    lon=lon,
+                    lat=lat,
+                )
+            )
             acct += 1
     model.reindex()

@@ -41,6 +41,7 @@ def ensure_network(settings: Settings, *, size: str) -> int:
     """Make the demo city the active network version (imported once per database and size)."""
     from waternet.demo.city import build_demo_city
     from waternet.network import service as network_service
+
     assert settings.database_url
     name = f"demo-city-{size}"
     for v in network_service.list_versions(settings.database_url):
@@ -74,6 +75,7 @@ def register_sensors(settings: Settings, demo: Any) -> int:
     """Register the fleet's sensors, and the flow meters on each DMA's boundary (the water
     balance of a DMA sums them)."""
     from waternet.sensors import service as sensors_service
+
     assert settings.database_url
     records = []
     for s in demo.sites:
@@ -93,8 +95,12 @@ def register_sensors(settings: Settings, demo: Any) -> int:
         )
     n = sensors_service.register_sensors(settings.database_url, records)
     published = {s.code for s in demo.sites}
-    meters = [(d.code, m.sensor, m.inflow) for d in demo.model.dmas
-              for m in d.boundary_meters if m.sensor in published]
+    meters = [
+        (d.code, m.sensor, m.inflow)
+        for d in demo.model.dmas
+        for m in d.boundary_meters
+        if m.sensor in published
+    ]
     sensors_service.register_boundary_meters(settings.database_url, meters)
     return n
 

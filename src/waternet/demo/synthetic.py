@@ -80,8 +80,9 @@ class SyntheticNetwork:
 
     @cached_property
     def node_ids(self) -> list[str]:
-        return [("R" if k == RESERVOIR else "J") + str(i)
-                for i, k in enumerate(self.node_kind.tolist())]
+        return [
+            ("R" if k == RESERVOIR else "J") + str(i) for i, k in enumerate(self.node_kind.tolist())
+        ]
 
     @cached_property
     def link_ids(self) -> list[str]:
@@ -98,29 +99,46 @@ class SyntheticNetwork:
         m = self.n_links
         ids = self.node_ids
         return Topology.build(
-            node_ids=ids, node_kind=self.node_kind, link_ids=self.link_ids,
+            node_ids=ids,
+            node_kind=self.node_kind,
+            link_ids=self.link_ids,
             link_start_ids=[ids[i] for i in self.link_start.tolist()],
             link_end_ids=[ids[i] for i in self.link_end.tolist()],
-            link_kind=np.full(m, PIPE, dtype=np.int8), link_oneway=np.zeros(m, dtype=bool),
-            link_closed=np.zeros(m, dtype=bool), length_m=self.length_m,
-            diameter_m=self.diameter_m, xy=self.node_xy)
+            link_kind=np.full(m, PIPE, dtype=np.int8),
+            link_oneway=np.zeros(m, dtype=bool),
+            link_closed=np.zeros(m, dtype=bool),
+            length_m=self.length_m,
+            diameter_m=self.diameter_m,
+            xy=self.node_xy,
+        )
 
     def valve_layer(self) -> ValveLayer:
         """The valves as a :class:`ValveLayer` over :meth:`to_topology` (same indices)."""
         ids = self.valve_ids
         k = len(ids)
         return ValveLayer(
-            valve_ids=ids, valve_index={v: i for i, v in enumerate(ids)},
-            link=self.valve_link.astype(np.int32), node=self.valve_node.astype(np.int32),
-            operable=self.valve_operable.copy(), normal_open=np.ones(k, dtype=bool),
-            diameter_mm=self.diameter_m[self.valve_link] * 1000.0, type=["gate"] * k)
+            valve_ids=ids,
+            valve_index={v: i for i, v in enumerate(ids)},
+            link=self.valve_link.astype(np.int32),
+            node=self.valve_node.astype(np.int32),
+            operable=self.valve_operable.copy(),
+            normal_open=np.ones(k, dtype=bool),
+            diameter_mm=self.diameter_m[self.valve_link] * 1000.0,
+            type=["gate"] * k,
+        )
 
     def valves_csv(self) -> str:
         buf = io.StringIO()
         buf.write("valve,link,node,diameter_mm,type,normal,operable\n")
         nid, lid = self.node_ids, self.link_ids
-        for k, (lk, nd, op) in enumerate(zip(self.valve_link.tolist(), self.valve_node.tolist(),
-                                             self.valve_operable.tolist(), strict=True)):
+        for k, (lk, nd, op) in enumerate(
+            zip(
+                self.valve_link.tolist(),
+                self.valve_node.tolist(),
+                self.valve_operable.tolist(),
+                strict=True,
+            )
+        ):
             d = self.diameter_m[lk] * 1000.0
             buf.write(f"V{k},{lid[lk]},{nid[nd]},{d:.0f},gate,open,{'true' if op else 'false'}\n")
         return buf.getvalue()
@@ -129,8 +147,9 @@ class SyntheticNetwork:
         buf = io.StringIO()
         buf.write("account,node,link,class\n")
         lid = self.link_ids
-        for k, (lk, c) in enumerate(zip(self.customer_link.tolist(),
-                                        self.customer_class.tolist(), strict=True)):
+        for k, (lk, c) in enumerate(
+            zip(self.customer_link.tolist(), self.customer_class.tolist(), strict=True)
+        ):
             buf.write(f"C{k},,{lid[lk]},{CUSTOMER_CLASSES[c]}\n")
         return buf.getvalue()
 
@@ -146,35 +165,76 @@ class SyntheticNetwork:
         step = np.minimum(2.0, d / 3.0) / np.maximum(d, 1e-9)
         vxy = a + v * step[:, None]
         return SpatialIndex.from_arrays(
-            crs=self.crs, link_ids=self.link_ids, node_xy=self.node_xy,
-            link_start=self.link_start, link_end=self.link_end,
-            points={"valves": (self.valve_ids, vxy)})
+            crs=self.crs,
+            link_ids=self.link_ids,
+            node_xy=self.node_xy,
+            link_start=self.link_start,
+            link_end=self.link_end,
+            points={"valves": (self.valve_ids, vxy)},
+        )
 
     def to_model(self, *, name: str | None = None) -> NetworkModel:
         """A full model (slow for millions of pipes: one object per element)."""
         lon, lat = self.lonlat()
         nid, lid = self.node_ids, self.link_ids
-        nodes = [Node(id=nid[i], kind="reservoir" if k == RESERVOIR else "junction",
-                      lon=geo.round_lonlat(lon[i]), lat=geo.round_lonlat(lat[i]),
-                      x=geo.round_m(self.node_xy[i, 0]), y=geo.round_m(self.node_xy[i, 1]),
-                      elevation_m=10.0, head_m=60.0 if k == RESERVOIR else None)
-                 for i, k in enumerate(self.node_kind.tolist())]
-        links = [Link(id=lid[j], start=nid[s], end=nid[e], length_m=float(self.length_m[j]),
-                      diameter_m=float(self.diameter_m[j]), roughness=120.0)
-                 for j, (s, e) in enumerate(zip(self.link_start.tolist(),
-                                                self.link_end.tolist(), strict=True))]
-        valves = [IsolationValve(id=f"V{k}", link=lid[lk], node=nid[nd],
-                                 diameter_mm=round(float(self.diameter_m[lk]) * 1000.0, 1),
-                                 operable=bool(op))
-                  for k, (lk, nd, op) in enumerate(zip(
-                      self.valve_link.tolist(), self.valve_node.tolist(),
-                      self.valve_operable.tolist(), strict=True))]
-        customers = [Customer(account=f"C{k}", customer_class=CUSTOMER_CLASSES[c], link=lid[lk])
-                     for k, (lk, c) in enumerate(zip(self.customer_link.tolist(),
-                                                     self.customer_class.tolist(), strict=True))]
-        return NetworkModel(name=name or f"synthetic-{self.n_links}", crs=self.crs,
-                            nodes=nodes, links=links, valves=valves, customers=customers,
-                            meta={"source": "synthetic"})
+        nodes = [
+            Node(
+                id=nid[i],
+                kind="reservoir" if k == RESERVOIR else "junction",
+                lon=geo.round_lonlat(lon[i]),
+                lat=geo.round_lonlat(lat[i]),
+                x=geo.round_m(self.node_xy[i, 0]),
+                y=geo.round_m(self.node_xy[i, 1]),
+                elevation_m=10.0,
+                head_m=60.0 if k == RESERVOIR else None,
+            )
+            for i, k in enumerate(self.node_kind.tolist())
+        ]
+        links = [
+            Link(
+                id=lid[j],
+                start=nid[s],
+                end=nid[e],
+                length_m=float(self.length_m[j]),
+                diameter_m=float(self.diameter_m[j]),
+                roughness=120.0,
+            )
+            for j, (s, e) in enumerate(
+                zip(self.link_start.tolist(), self.link_end.tolist(), strict=True)
+            )
+        ]
+        valves = [
+            IsolationValve(
+                id=f"V{k}",
+                link=lid[lk],
+                node=nid[nd],
+                diameter_mm=round(float(self.diameter_m[lk]) * 1000.0, 1),
+                operable=bool(op),
+            )
+            for k, (lk, nd, op) in enumerate(
+                zip(
+                    self.valve_link.tolist(),
+                    self.valve_node.tolist(),
+                    self.valve_operable.tolist(),
+                    strict=True,
+                )
+            )
+        ]
+        customers = [
+            Customer(account=f"C{k}", customer_class=CUSTOMER_CLASSES[c], link=lid[lk])
+            for k, (lk, c) in enumerate(
+                zip(self.customer_link.tolist(), self.customer_class.tolist(), strict=True)
+            )
+        ]
+        return NetworkModel(
+            name=name or f"synthetic-{self.n_links}",
+            crs=self.crs,
+            nodes=nodes,
+            links=links,
+            valves=valves,
+            customers=customers,
+            meta={"source": "synthetic"},
+        )
 
 
 def grid_shape(n_grid_links: int) -> tuple[int, int]:
@@ -189,8 +249,13 @@ def grid_shape(n_grid_links: int) -> tuple[int, int]:
     return rows, cols
 
 
-def synthetic_network(n_pipes: int, *, seed: int = 0, n_reservoirs: int | None = None,
-                      customers_per_pipe: float = CUSTOMERS_PER_PIPE) -> SyntheticNetwork:
+def synthetic_network(
+    n_pipes: int,
+    *,
+    seed: int = 0,
+    n_reservoirs: int | None = None,
+    customers_per_pipe: float = CUSTOMERS_PER_PIPE,
+) -> SyntheticNetwork:
     """A connected synthetic network with exactly ``n_pipes`` links (all pipes)."""
     if n_pipes < 2:
         raise ValidationFailed("a synthetic network needs at least 2 pipes")
@@ -205,8 +270,12 @@ def synthetic_network(n_pipes: int, *, seed: int = 0, n_reservoirs: int | None =
     vs, ve = ids[:-1, :].ravel(), ids[1:, :].ravel()
     s = np.concatenate([hs, vs])
     e = np.concatenate([he, ve])
-    main = np.concatenate([np.repeat(np.arange(rows) % MAIN_EVERY == 0, cols - 1),
-                           np.tile(np.arange(cols) % MAIN_EVERY == 0, rows - 1)])
+    main = np.concatenate(
+        [
+            np.repeat(np.arange(rows) % MAIN_EVERY == 0, cols - 1),
+            np.tile(np.arange(cols) % MAIN_EVERY == 0, rows - 1),
+        ]
+    )
     # random spanning tree (MST over random weights), then random extra streets
     w = rng.random(len(s)) + 1e-3
     w[main] *= 0.25  # mains are kept preferentially
@@ -253,8 +322,16 @@ def synthetic_network(n_pipes: int, *, seed: int = 0, n_reservoirs: int | None =
     cust_link = np.repeat(np.arange(m), counts)
     cust_class = rng.choice(len(CLASS_P), size=len(cust_link), p=CLASS_P).astype(np.int8)
     return SyntheticNetwork(
-        crs=proj.crs, node_kind=kind, node_xy=xy, link_start=s.astype(np.int32),
-        link_end=e.astype(np.int32), length_m=np.maximum(length, 0.01),
-        diameter_m=diameter.astype(np.float64), valve_link=vl.astype(np.int32),
-        valve_node=vn.astype(np.int32), valve_operable=operable,
-        customer_link=cust_link.astype(np.int32), customer_class=cust_class)
+        crs=proj.crs,
+        node_kind=kind,
+        node_xy=xy,
+        link_start=s.astype(np.int32),
+        link_end=e.astype(np.int32),
+        length_m=np.maximum(length, 0.01),
+        diameter_m=diameter.astype(np.float64),
+        valve_link=vl.astype(np.int32),
+        valve_node=vn.astype(np.int32),
+        valve_operable=operable,
+        customer_link=cust_link.astype(np.int32),
+        customer_class=cust_class,
+    )

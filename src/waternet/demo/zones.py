@@ -64,13 +64,16 @@ def add_dmas(model: NetworkModel, rng: np.random.Generator) -> None:
             cols.append(b)
             w.append(max(lk.length_m, 0.1))
     g = coo_array((w, (rows, cols)), shape=(len(junctions), len(junctions))).tocsr()
-    dist, _, owner = dijkstra(g, directed=False, indices=seeds, min_only=True,
-                              return_predecessors=True)
+    dist, _, owner = dijkstra(
+        g, directed=False, indices=seeds, min_only=True, return_predecessors=True
+    )
     lost = ~np.isfinite(dist)
     if lost.any():  # parts reachable only through a source: nearest seed as the crow flies
         sxy = xy[seeds]
-        near = np.argmin(np.hypot(xy[lost, None, 0] - sxy[None, :, 0],
-                                  xy[lost, None, 1] - sxy[None, :, 1]), axis=1)
+        near = np.argmin(
+            np.hypot(xy[lost, None, 0] - sxy[None, :, 0], xy[lost, None, 1] - sxy[None, :, 1]),
+            axis=1,
+        )
         owner[lost] = np.asarray(seeds)[near]
     code_of = {s: f"D{i + 1:02d}" for i, s in enumerate(seeds)}
     for n, o in zip(junctions, owner, strict=True):
@@ -85,8 +88,9 @@ def _polygons(model: NetworkModel, junctions: list[Any], xy: np.ndarray) -> None
     lines = [link_xy(model, lk) for lk in model.links]
     geoms = np.array([shapely.linestrings(c) for c in lines if c is not None], dtype=object)
     # union of per-line buffers: much faster than buffering the union of the lines
-    area = shapely.simplify(shapely.union_all(shapely.buffer(geoms, DMA_BUFFER_M, quad_segs=3)),
-                            10.0)
+    area = shapely.simplify(
+        shapely.union_all(shapely.buffer(geoms, DMA_BUFFER_M, quad_segs=3)), 10.0
+    )
     uniq, first = np.unique(np.round(xy, 3), axis=0, return_index=True)
     cells = shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=area, ordered=True)
     parts = shapely.get_parts(cells)
@@ -98,10 +102,10 @@ def _polygons(model: NetworkModel, junctions: list[Any], xy: np.ndarray) -> None
         poly = shapely.intersection(shapely.union_all(by_dma.get(d.code, [])), area)
         poly = shapely.make_valid(poly)
         if poly.geom_type == "GeometryCollection":
-            poly = shapely.union_all([p for p in shapely.get_parts(poly)
-                                      if p.geom_type in ("Polygon", "MultiPolygon")])
-        ll = shapely.transform(poly, lambda c: np.column_stack(proj.to_lonlat(c[:, 0],
-                                                                              c[:, 1])))
+            poly = shapely.union_all(
+                [p for p in shapely.get_parts(poly) if p.geom_type in ("Polygon", "MultiPolygon")]
+            )
+        ll = shapely.transform(poly, lambda c: np.column_stack(proj.to_lonlat(c[:, 0], c[:, 1])))
         d.geometry = polygon_geojson(shapely.make_valid(shapely.set_precision(ll, 1e-7)))
 
 
@@ -134,10 +138,22 @@ def add_sensors(model: NetworkModel, rng: np.random.Generator) -> None:
     nodes = model.node_by_id
     out: list[SensorSite] = []
 
-    def add(kind: str, zone: str | None, *, node: str | None = None,
-            link: str | None = None, **attrs: object) -> str:
-        s = SensorSite(code=code(kind, zone), kind=kind, node=node, link=link, dma=zone,
-                       attrs={k: v for k, v in attrs.items() if v is not None})
+    def add(
+        kind: str,
+        zone: str | None,
+        *,
+        node: str | None = None,
+        link: str | None = None,
+        **attrs: object,
+    ) -> str:
+        s = SensorSite(
+            code=code(kind, zone),
+            kind=kind,
+            node=node,
+            link=link,
+            dma=zone,
+            attrs={k: v for k, v in attrs.items() if v is not None},
+        )
         out.append(s)
         return s.code
 
@@ -179,8 +195,11 @@ def add_sensors(model: NetworkModel, rng: np.random.Generator) -> None:
                 add(kind, None, node=n.id)
     for lk in model.links:
         if lk.kind == "pump":
-            add("PS", nodes[lk.start].dma if nodes[lk.start].dma == nodes[lk.end].dma else None,
-                link=lk.id)
+            add(
+                "PS",
+                nodes[lk.start].dma if nodes[lk.start].dma == nodes[lk.end].dma else None,
+                link=lk.id,
+            )
     # one smart meter per customer
     for c in model.customers:
         zone = None
@@ -189,8 +208,16 @@ def add_sensors(model: NetworkModel, rng: np.random.Generator) -> None:
         elif c.link is not None:
             lk = model.link(c.link)
             zone = nodes[lk.start].dma or nodes[lk.end].dma
-        s = SensorSite(code=code("MT", zone), kind="MT", node=c.node, link=c.link, dma=zone,
-                       lon=c.lon, lat=c.lat, attrs={"account": c.account})
+        s = SensorSite(
+            code=code("MT", zone),
+            kind="MT",
+            node=c.node,
+            link=c.link,
+            dma=zone,
+            lon=c.lon,
+            lat=c.lat,
+            attrs={"account": c.account},
+        )
         out.append(s)
     model.sensors = out
     model.reindex()

@@ -19,6 +19,7 @@ CLUSTER_CELL_PX = 64
 SIMPLIFY_BELOW = 16
 SIMPLIFY_PX = 0.5
 
+
 @dataclass(eq=False)
 class Layer:
     """Features of one map layer: ids, lon/lat geometry, property columns, an STRtree."""
@@ -57,8 +58,9 @@ def _round_geom(g: Any, dec: int) -> Any:
     return round(g, dec) if isinstance(g, float) else g
 
 
-def pipe_features(lay: Layer, idx: I64, zoom: int, limit: int, dec: int,
-                  out: dict[str, Any]) -> list[dict[str, Any]]:
+def pipe_features(
+    lay: Layer, idx: I64, zoom: int, limit: int, dec: int, out: dict[str, Any]
+) -> list[dict[str, Any]]:
     min_d = 0.0
     if len(idx) > limit:
         out["truncated"] = True
@@ -78,25 +80,34 @@ def pipe_features(lay: Layer, idx: I64, zoom: int, limit: int, dec: int,
     # gather and round the selected lines' vertices at once, then slice per feature
     sizes = np.diff(lay.offsets)[idx]
     ends = np.cumsum(sizes)
-    rows = np.repeat(lay.offsets[idx] - (ends - sizes), sizes) + np.arange(int(ends[-1]) if
-                                                                           len(idx) else 0)
+    rows = np.repeat(lay.offsets[idx] - (ends - sizes), sizes) + np.arange(
+        int(ends[-1]) if len(idx) else 0
+    )
     flat = np.round(lay.coords[rows], dec).tolist()
     cols = list(lay.props.items())
     feats = []
     for i, a, b in zip(idx.tolist(), (ends - sizes).tolist(), ends.tolist(), strict=True):
         c: Any = flat[a:b]
         if tol and len(c) > 2:
-            c = np.round(shapely.get_coordinates(shapely.simplify(shapely.linestrings(c), tol)),
-                         dec).tolist()
+            c = np.round(
+                shapely.get_coordinates(shapely.simplify(shapely.linestrings(c), tol)), dec
+            ).tolist()
         props = {"id": lay.ids[i]}
         props.update((name, col[i]) for name, col in cols)
-        feats.append({"type": "Feature", "id": lay.ids[i], "properties": props,
-                      "geometry": {"type": "LineString", "coordinates": c}})
+        feats.append(
+            {
+                "type": "Feature",
+                "id": lay.ids[i],
+                "properties": props,
+                "geometry": {"type": "LineString", "coordinates": c},
+            }
+        )
     return feats
 
 
-def polygon_features(lay: Layer, idx: I64, zoom: int, limit: int, dec: int,
-                     out: dict[str, Any]) -> list[dict[str, Any]]:
+def polygon_features(
+    lay: Layer, idx: I64, zoom: int, limit: int, dec: int, out: dict[str, Any]
+) -> list[dict[str, Any]]:
     """The polygons ``idx`` (at most ``limit``), simplified to ``SIMPLIFY_PX`` below
     ``SIMPLIFY_BELOW``."""
     out["truncated"] = len(idx) > limit
@@ -105,18 +116,38 @@ def polygon_features(lay: Layer, idx: I64, zoom: int, limit: int, dec: int,
     geoms = lay.geoms[idx]
     if tol and len(geoms):
         geoms = shapely.simplify(geoms, tol, preserve_topology=True)
-    return [{"type": "Feature", "id": lay.ids[i],
-             "geometry": _round_geom(shapely.geometry.mapping(g), dec),
-             "properties": _props(lay, i)} for i, g in zip(idx.tolist(), geoms, strict=True)]
+    return [
+        {
+            "type": "Feature",
+            "id": lay.ids[i],
+            "geometry": _round_geom(shapely.geometry.mapping(g), dec),
+            "properties": _props(lay, i),
+        }
+        for i, g in zip(idx.tolist(), geoms, strict=True)
+    ]
 
 
-def point_features(lay: Layer, idx: I64, zoom: int, limit: int, dec: int,
-                   out: dict[str, Any], *, cluster_below: int) -> list[dict[str, Any]]:
+def point_features(
+    lay: Layer,
+    idx: I64,
+    zoom: int,
+    limit: int,
+    dec: int,
+    out: dict[str, Any],
+    *,
+    cluster_below: int,
+) -> list[dict[str, Any]]:
     def point(i: int) -> dict[str, Any]:
         lon, lat = lay.lonlat[i]
-        return {"type": "Feature", "id": lay.ids[i], "properties": _props(lay, i),
-                "geometry": {"type": "Point",
-                             "coordinates": [round(float(lon), dec), round(float(lat), dec)]}}
+        return {
+            "type": "Feature",
+            "id": lay.ids[i],
+            "properties": _props(lay, i),
+            "geometry": {
+                "type": "Point",
+                "coordinates": [round(float(lon), dec), round(float(lat), dec)],
+            },
+        }
 
     if not len(idx):  # an empty view: nothing to cluster
         return []
@@ -147,8 +178,10 @@ def point_features(lay: Layer, idx: I64, zoom: int, limit: int, dec: int,
     out["cell_px"] = cell
     clon = np.bincount(inv, weights=ll[:, 0]) / count
     clat = np.bincount(inv, weights=ll[:, 1]) / count
-    flag_counts = {k: np.bincount(inv, weights=v[idx].astype(np.float64), minlength=len(uniq))
-                   for k, v in lay.flags.items()}
+    flag_counts = {
+        k: np.bincount(inv, weights=v[idx].astype(np.float64), minlength=len(uniq))
+        for k, v in lay.flags.items()
+    }
     first = np.full(len(uniq), -1, dtype=np.int64)
     first[inv[::-1]] = idx[::-1]
     feats = []
@@ -158,7 +191,14 @@ def point_features(lay: Layer, idx: I64, zoom: int, limit: int, dec: int,
             continue
         props: dict[str, Any] = {"cluster": True, "count": int(count[c])}
         props.update({k: int(v[c]) for k, v in flag_counts.items()})
-        feats.append({"type": "Feature", "properties": props,
-                      "geometry": {"type": "Point", "coordinates": [
-                          round(float(clon[c]), dec), round(float(clat[c]), dec)]}})
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": props,
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(float(clon[c]), dec), round(float(clat[c]), dec)],
+                },
+            }
+        )
     return feats

@@ -41,8 +41,14 @@ from waternet.network.spatial import VALVE_OFFSET_M, SpatialIndex
 
 MAX_FEATURES = 5000
 MAX_ZOOM = 22
-CLUSTER_BELOW = {"junctions": 16, "sources": 0, "valves": 16, "hydrants": 15,
-                 "customers": 17, "sensors": 15}
+CLUSTER_BELOW = {
+    "junctions": 16,
+    "sources": 0,
+    "valves": 16,
+    "hydrants": 15,
+    "customers": 17,
+    "sensors": 15,
+}
 POINT_LAYERS = tuple(CLUSTER_BELOW)
 LAYERS = ("pipes", *POINT_LAYERS, "dmas")
 
@@ -51,15 +57,24 @@ def _col(values: Sequence[float | None]) -> F64:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _points_layer(ids: list[str], lon: F64, lat: F64, props: dict[str, list[Any]],
-                  flags: dict[str, NDArray[np.bool_]] | None = None) -> Layer:
+def _points_layer(
+    ids: list[str],
+    lon: F64,
+    lat: F64,
+    props: dict[str, list[Any]],
+    flags: dict[str, NDArray[np.bool_]] | None = None,
+) -> Layer:
     ok = np.isfinite(lon) & np.isfinite(lat)
     keep = np.flatnonzero(ok)
     ll = np.column_stack([lon[keep], lat[keep]])
-    return Layer(merc=_mercator(ll),ids=[ids[i] for i in keep.tolist()],
-                 props={k: [v[i] for i in keep.tolist()] for k, v in props.items()},
-                 lonlat=ll, flags={k: v[keep] for k, v in (flags or {}).items()},
-                 tree=STRtree(shapely.points(ll)))
+    return Layer(
+        merc=_mercator(ll),
+        ids=[ids[i] for i in keep.tolist()],
+        props={k: [v[i] for i in keep.tolist()] for k, v in props.items()},
+        lonlat=ll,
+        flags={k: v[keep] for k, v in (flags or {}).items()},
+        tree=STRtree(shapely.points(ll)),
+    )
 
 
 class MapLayers:
@@ -82,8 +97,10 @@ class MapLayers:
         for name, want in (("junctions", False), ("sources", True)):
             sel = [i for i, n in enumerate(nodes) if n.is_source == want]
             props: dict[str, list[Any]] = (
-                {"kind": [nodes[i].kind for i in sel]} if want else
-                {"dma": [nodes[i].dma for i in sel]})
+                {"kind": [nodes[i].kind for i in sel]}
+                if want
+                else {"dma": [nodes[i].dma for i in sel]}
+            )
             layers[name] = _points_layer([nodes[i].id for i in sel], nlon[sel], nlat[sel], props)
         layers["valves"] = _valves_layer(model, nidx, nlon, nlat)
         lidx = {lk.id: j for j, lk in enumerate(links)}
@@ -102,24 +119,34 @@ class MapLayers:
             return lon, lat
 
         hy = model.hydrants
-        layers["hydrants"] = _points_layer([h.id for h in hy], *place(hy),
-                                           {"node": [h.node for h in hy]})
+        layers["hydrants"] = _points_layer(
+            [h.id for h in hy], *place(hy), {"node": [h.node for h in hy]}
+        )
         cu = model.customers
         critical = np.array([c.critical for c in cu], dtype=bool)
         layers["customers"] = _points_layer(
-            [c.account for c in cu], *place(cu),
+            [c.account for c in cu],
+            *place(cu),
             {"class": [c.customer_class for c in cu], "critical": critical.tolist()},
-            {"critical": critical})
+            {"critical": critical},
+        )
         se = model.sensors
         layers["sensors"] = _points_layer(
-            [x.code for x in se], *place(se),
-            {"kind": [x.kind for x in se], "dma": [x.dma for x in se]})
+            [x.code for x in se],
+            *place(se),
+            {"kind": [x.kind for x in se], "dma": [x.dma for x in se]},
+        )
         dmas = [d for d in model.dmas if d.geometry is not None]
         geoms = np.array([shapely.geometry.shape(d.geometry) for d in dmas], dtype=object)
-        layers["dmas"] = Layer(ids=[d.code for d in dmas],
-                               props={"name": [d.name for d in dmas],
-                                      "boundary_meters": [len(d.boundary_meters) for d in dmas]},
-                               geoms=geoms, tree=STRtree(geoms))
+        layers["dmas"] = Layer(
+            ids=[d.code for d in dmas],
+            props={
+                "name": [d.name for d in dmas],
+                "boundary_meters": [len(d.boundary_meters) for d in dmas],
+            },
+            geoms=geoms,
+            tree=STRtree(geoms),
+        )
         return cls(model.crs, layers)
 
     # ----- queries -------------------------------------------------------------------------
@@ -139,21 +166,28 @@ class MapLayers:
         idx = np.sort(lay.tree.query(box, predicate="intersects")).astype(np.int64)
         if name == "pipes" and len(idx):  # boxes meet: check the lines crossing the edges
             b = lay.bounds[idx]
-            inside = ((b[:, 0] >= bbox[0]) & (b[:, 1] >= bbox[1]) & (b[:, 2] <= bbox[2])
-                      & (b[:, 3] <= bbox[3]))
+            inside = (
+                (b[:, 0] >= bbox[0])
+                & (b[:, 1] >= bbox[1])
+                & (b[:, 2] <= bbox[2])
+                & (b[:, 3] <= bbox[3])
+            )
             edge = idx[~inside]
             if len(edge):
                 lines = shapely.linestrings(
-                    np.concatenate([lay.coords[lay.offsets[i]:lay.offsets[i + 1]]
-                                    for i in edge.tolist()]),
-                    indices=np.repeat(np.arange(len(edge)), np.diff(lay.offsets)[edge]))
+                    np.concatenate(
+                        [lay.coords[lay.offsets[i] : lay.offsets[i + 1]] for i in edge.tolist()]
+                    ),
+                    indices=np.repeat(np.arange(len(edge)), np.diff(lay.offsets)[edge]),
+                )
                 keep = np.ones(len(idx), dtype=bool)
                 keep[np.flatnonzero(~inside)] = shapely.intersects(lines, box)
                 idx = idx[keep]
         return idx
 
-    def geojson(self, name: str, bbox: Sequence[float], zoom: int, *,
-                limit: int = MAX_FEATURES) -> dict[str, Any]:
+    def geojson(
+        self, name: str, bbox: Sequence[float], zoom: int, *, limit: int = MAX_FEATURES
+    ) -> dict[str, Any]:
         """A FeatureCollection of layer ``name`` in ``bbox`` (min_lon, min_lat, max_lon,
         max_lat) at web-map ``zoom``; extra members: layer, zoom, total (features in the bbox),
         truncated, clustered, min_diameter_mm (pipes)."""
@@ -163,16 +197,23 @@ class MapLayers:
         limit = max(1, min(int(limit), MAX_FEATURES))
         lay = self.layer(name)
         idx = self.bbox_indices(name, bbox)
-        out: dict[str, Any] = {"type": "FeatureCollection", "layer": name, "zoom": zoom,
-                               "total": len(idx), "truncated": False, "clustered": False}
+        out: dict[str, Any] = {
+            "type": "FeatureCollection",
+            "layer": name,
+            "zoom": zoom,
+            "total": len(idx),
+            "truncated": False,
+            "clustered": False,
+        }
         dec = 5 if zoom < 12 else 6 if zoom < 16 else 7
         if name == "pipes":
             out["features"] = pipe_features(lay, idx, zoom, limit, dec, out)
         elif name == "dmas":
             out["features"] = polygon_features(lay, idx, zoom, limit, dec, out)
         else:
-            out["features"] = point_features(lay, idx, zoom, limit, dec, out,
-                                             cluster_below=CLUSTER_BELOW[name])
+            out["features"] = point_features(
+                lay, idx, zoom, limit, dec, out, cluster_below=CLUSTER_BELOW[name]
+            )
         return out
 
     def spatial_index(self) -> SpatialIndex:
@@ -182,26 +223,48 @@ class MapLayers:
         pipes = self.layers["pipes"]
         x, y = proj.to_xy(pipes.coords[:, 0], pipes.coords[:, 1])
         sizes = np.diff(pipes.offsets)
-        lines = (shapely.linestrings(np.column_stack([x, y]),
-                                     indices=np.repeat(np.arange(len(sizes)), sizes))
-                 if len(sizes) else np.array([], dtype=object))
+        lines = (
+            shapely.linestrings(
+                np.column_stack([x, y]), indices=np.repeat(np.arange(len(sizes)), sizes)
+            )
+            if len(sizes)
+            else np.array([], dtype=object)
+        )
         lines = np.asarray(lines, dtype=object)
         is_pipe = np.array([k == "pipe" for k in pipes.props["kind"]], dtype=bool)
         layers: dict[str, tuple[Sequence[str], Any]] = {
             "pipes": ([i for i, p in zip(pipes.ids, is_pipe, strict=True) if p], lines[is_pipe]),
-            "links": ([i for i, p in zip(pipes.ids, is_pipe, strict=True) if not p],
-                      lines[~is_pipe])}
-        pts = {"nodes": ("junctions", "sources"), "valves": ("valves",),
-               "hydrants": ("hydrants",), "customers": ("customers",), "sensors": ("sensors",)}
+            "links": (
+                [i for i, p in zip(pipes.ids, is_pipe, strict=True) if not p],
+                lines[~is_pipe],
+            ),
+        }
+        pts = {
+            "nodes": ("junctions", "sources"),
+            "valves": ("valves",),
+            "hydrants": ("hydrants",),
+            "customers": ("customers",),
+            "sensors": ("sensors",),
+        }
         for target, sources in pts.items():
             ids = [i for s in sources for i in self.layers[s].ids]
             ll = np.vstack([self.layers[s].lonlat.reshape(-1, 2) for s in sources])
             px, py = proj.to_xy(ll[:, 0], ll[:, 1])
-            layers[target] = (ids, np.asarray(shapely.points(np.column_stack([px, py])),
-                                              dtype=object).reshape(-1))
+            layers[target] = (
+                ids,
+                np.asarray(shapely.points(np.column_stack([px, py])), dtype=object).reshape(-1),
+            )
         dm = self.layers["dmas"]
-        layers["dmas"] = (dm.ids, np.array([shapely.transform(g, lambda c: np.column_stack(
-            proj.to_xy(c[:, 0], c[:, 1]))) for g in dm.geoms], dtype=object))
+        layers["dmas"] = (
+            dm.ids,
+            np.array(
+                [
+                    shapely.transform(g, lambda c: np.column_stack(proj.to_xy(c[:, 0], c[:, 1])))
+                    for g in dm.geoms
+                ],
+                dtype=object,
+            ),
+        )
         return SpatialIndex(self.crs, layers)
 
 
@@ -211,10 +274,10 @@ def check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
     except (TypeError, ValueError):
         a = b = c = d = math.nan
     ok = all(math.isfinite(v) for v in (a, b, c, d)) and a <= c and b <= d
-    if not ok or not (-180 <= a <= 180 and -180 <= c <= 180 and -90 <= b <= 90
-                      and -90 <= d <= 90):
-        raise ValidationFailed("bad bbox", details=[{"field": "bbox", "problem":
-                                                     "min_lon,min_lat,max_lon,max_lat"}])
+    if not ok or not (-180 <= a <= 180 and -180 <= c <= 180 and -90 <= b <= 90 and -90 <= d <= 90):
+        raise ValidationFailed(
+            "bad bbox", details=[{"field": "bbox", "problem": "min_lon,min_lat,max_lon,max_lat"}]
+        )
     return a, b, c, d
 
 
@@ -237,16 +300,23 @@ def _extent(lay: Layer) -> tuple[float, float, float, float]:
 def _mercator(ll: F64) -> F64:
     """Web-mercator world coordinates at zoom 0 (0..256)."""
     lat = np.radians(np.clip(ll[:, 1], -85.0511, 85.0511))
-    return np.column_stack([(ll[:, 0] + 180.0) / 360.0 * 256.0,
-                            (1.0 - np.arcsinh(np.tan(lat)) / math.pi) / 2.0 * 256.0])
+    return np.column_stack(
+        [
+            (ll[:, 0] + 180.0) / 360.0 * 256.0,
+            (1.0 - np.arcsinh(np.tan(lat)) / math.pi) / 2.0 * 256.0,
+        ]
+    )
 
 
-def _lines_layer(model: NetworkModel, links: list[Any], s: I64, e: I64, nlon: F64,
-                 nlat: F64) -> Layer:
+def _lines_layer(
+    model: NetworkModel, links: list[Any], s: I64, e: I64, nlon: F64, nlat: F64
+) -> Layer:
     m = len(links)
     if any(lk.vertices for lk in links):
-        parts = [np.array([(nlon[a], nlat[a]), *lk.vertices, (nlon[b], nlat[b])])
-                 for lk, a, b in zip(links, s.tolist(), e.tolist(), strict=True)]
+        parts = [
+            np.array([(nlon[a], nlat[a]), *lk.vertices, (nlon[b], nlat[b])])
+            for lk, a, b in zip(links, s.tolist(), e.tolist(), strict=True)
+        ]
         sizes = np.array([len(p) for p in parts], dtype=np.int64)
         coords = np.concatenate(parts) if parts else np.zeros((0, 2))
     else:
@@ -265,14 +335,26 @@ def _lines_layer(model: NetworkModel, links: list[Any], s: I64, e: I64, nlon: F6
         tree = STRtree(np.array([], dtype=object))
         bounds = np.zeros((0, 4))
     diam = [None if lk.kind == "pump" else round(lk.diameter_m * 1000.0, 1) for lk in links]
-    rank = np.array([math.inf if lk.kind != "pipe" else lk.diameter_m * 1000.0
-                     for lk in links], dtype=np.float64)
-    props = {"kind": [lk.kind for lk in links], "diameter_mm": diam,
-             "status": [lk.status for lk in links],
-             "length_m": [round(lk.length_m, 2) for lk in links]}
-    return Layer(ids=[lk.id for lk in links], coords=coords, offsets=offsets, rank=rank,
-                 bounds=bounds, tree=tree, props=props,
-                 length=np.array(props["length_m"], dtype=np.float64))
+    rank = np.array(
+        [math.inf if lk.kind != "pipe" else lk.diameter_m * 1000.0 for lk in links],
+        dtype=np.float64,
+    )
+    props = {
+        "kind": [lk.kind for lk in links],
+        "diameter_mm": diam,
+        "status": [lk.status for lk in links],
+        "length_m": [round(lk.length_m, 2) for lk in links],
+    }
+    return Layer(
+        ids=[lk.id for lk in links],
+        coords=coords,
+        offsets=offsets,
+        rank=rank,
+        bounds=bounds,
+        tree=tree,
+        props=props,
+        length=np.array(props["length_m"], dtype=np.float64),
+    )
 
 
 def _valves_layer(model: NetworkModel, nidx: dict[str, int], nlon: F64, nlat: F64) -> Layer:
@@ -303,10 +385,17 @@ def _valves_layer(model: NetworkModel, nidx: dict[str, int], nlon: F64, nlat: F6
         sel = np.array(ok, dtype=np.int64)
         lon[sel], lat[sel] = vx, vy
     inoperable = np.array([not v.operable for v in vs], dtype=bool)
-    return _points_layer([v.id for v in vs], lon, lat, {
-        "link": [v.link for v in vs], "node": [v.node for v in vs],
-        "operable": [v.operable for v in vs], "normal": [v.normal for v in vs],
-        "type": [v.type for v in vs], "diameter_mm": [v.diameter_mm for v in vs]},
-        {"inoperable": inoperable})
-
-
+    return _points_layer(
+        [v.id for v in vs],
+        lon,
+        lat,
+        {
+            "link": [v.link for v in vs],
+            "node": [v.node for v in vs],
+            "operable": [v.operable for v in vs],
+            "normal": [v.normal for v in vs],
+            "type": [v.type for v in vs],
+            "diameter_mm": [v.diameter_mm for v in vs],
+        },
+        {"inoperable": inoperable},
+    )

@@ -38,13 +38,18 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
     except ValueError:
         parts = []
     if len(parts) != 4:
-        raise ValidationFailed("bad bbox", details=[{"field": "bbox", "problem":
-                                                     "min_lon,min_lat,max_lon,max_lat"}])
+        raise ValidationFailed(
+            "bad bbox", details=[{"field": "bbox", "problem": "min_lon,min_lat,max_lon,max_lat"}]
+        )
     return check_bbox(parts)
 
 
-@router.get("/layers/{layer}", dependencies=[Depends(READERS)],
-            response_model=LayerCollection, response_class=GeoJSONResponse)
+@router.get(
+    "/layers/{layer}",
+    dependencies=[Depends(READERS)],
+    response_model=LayerCollection,
+    response_class=GeoJSONResponse,
+)
 async def get_layer(
     layer: str,
     request: Request,

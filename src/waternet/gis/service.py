@@ -33,20 +33,32 @@ def layer_geojson(
     return doc
 
 
-def pick(net: LoadedNetwork, *, lon: float, lat: float, tolerance_m: float = 10.0
-         ) -> dict[str, Any]:
+def pick(
+    net: LoadedNetwork, *, lon: float, lat: float, tolerance_m: float = 10.0
+) -> dict[str, Any]:
     """The pipe under a clicked point (within ``tolerance_m``; pumps and control valves when
     no pipe is there) and the nearest valve and hydrant (any distance)."""
     sp = spatial_index(net)
     hit = sp.pipe_at(lon, lat, tolerance_m=tolerance_m) or sp.nearest(
-        "links", lon, lat, max_distance_m=tolerance_m)
-    out: dict[str, Any] = {"version": net.version_id, "lon": lon, "lat": lat,
-                           "tolerance_m": tolerance_m, "pipe": None}
+        "links", lon, lat, max_distance_m=tolerance_m
+    )
+    out: dict[str, Any] = {
+        "version": net.version_id,
+        "lon": lon,
+        "lat": lat,
+        "tolerance_m": tolerance_m,
+        "pipe": None,
+    }
     if hit is not None:
         lk = net.model.link(hit.id)
-        out["pipe"] = {"id": hit.id, "kind": lk.kind, "distance_m": round(hit.distance_m, 2),
-                       "diameter_mm": round(lk.diameter_m * 1000.0, 1),
-                       "length_m": round(lk.length_m, 2), "status": lk.status}
+        out["pipe"] = {
+            "id": hit.id,
+            "kind": lk.kind,
+            "distance_m": round(hit.distance_m, 2),
+            "diameter_mm": round(lk.diameter_m * 1000.0, 1),
+            "length_m": round(lk.length_m, 2),
+            "status": lk.status,
+        }
     for name in ("valve", "hydrant"):
         h = sp.nearest(f"{name}s", lon, lat)
         out[name] = None if h is None else {"id": h.id, "distance_m": round(h.distance_m, 2)}

@@ -67,9 +67,7 @@ class FastTable:
         return cls(entries)
 
 
-def _row(
-    obj: dict[str, Any], entry: Entry, lo: datetime, hi: datetime
-) -> Row | None:
+def _row(obj: dict[str, Any], entry: Entry, lo: datetime, hi: datetime) -> Row | None:
     v = obj.get("v")
     tv = type(v)
     if tv is int:

@@ -44,8 +44,9 @@ class SensorSpec:
     transport: str = "mqtt"
 
 
-def canonical_value(reading: RawReading, sensor: SensorSpec,
-                    catalogue: Catalogue | None = None) -> float | None:
+def canonical_value(
+    reading: RawReading, sensor: SensorSpec, catalogue: Catalogue | None = None
+) -> float | None:
     """The reading's value in ``sensor.unit``, or ``None`` if its unit cannot be converted."""
     if reading.unit is None or reading.unit == sensor.unit:
         return reading.value
@@ -91,8 +92,9 @@ def validate(
     return None
 
 
-def normalize(reading: RawReading, sensor: SensorSpec,
-              catalogue: Catalogue | None = None) -> RawReading:
+def normalize(
+    reading: RawReading, sensor: SensorSpec, catalogue: Catalogue | None = None
+) -> RawReading:
     """The reading in the sensor's canonical unit (``unit=None``); unchanged if not convertible."""
     value = canonical_value(reading, sensor, catalogue)
     if value is None:

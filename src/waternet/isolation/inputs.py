@@ -34,8 +34,10 @@ def isolation_assets(model: NetworkModel, topology: Topology | None = None) -> A
     topo = topology if topology is not None else model.to_topology()
     return Assets.build(
         topo,
-        customers=[Customer(account=c.account, node=c.node, link=c.link,
-                            klass=c.customer_class) for c in model.customers],
+        customers=[
+            Customer(account=c.account, node=c.node, link=c.link, klass=c.customer_class)
+            for c in model.customers
+        ],
         hydrants=[Site(id=h.id, node=h.node) for h in model.hydrants],
         sensors=[Site(id=s.code, node=s.node, link=s.link) for s in model.sensors],
         node_dma={n.id: n.dma for n in model.nodes if n.dma is not None},

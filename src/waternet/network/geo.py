@@ -75,9 +75,7 @@ def _transformer(src: str, dst: str) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(src, dst, always_xy=True)
 
 
-def transform(
-    src: Any, dst: Any, x: ArrayLike, y: ArrayLike
-) -> tuple[FloatArray, FloatArray]:
+def transform(src: Any, dst: Any, x: ArrayLike, y: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Vectorised coordinate transform, always in (x/lon, y/lat) order."""
     t = _transformer(parse_crs(src).to_wkt(), parse_crs(dst).to_wkt())
     xs = np.asarray(x, dtype=np.float64)

@@ -52,7 +52,6 @@ _NODE_KIND = {"junction": JUNCTION, "reservoir": RESERVOIR, "tank": TANK}
 _LINK_KIND = {"pipe": PIPE, "pump": PUMP, "valve": VALVE}
 
 
-
 __all__ = [
     "CONTROL_VALVE_TYPES",
     "CRITICAL_CLASSES",
@@ -193,9 +192,13 @@ class NetworkModel:
         if ok.any():
             lo, hi = ll[ok].min(axis=0), ll[ok].max(axis=0)
             bounds = [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]
-        return {"name": self.name, "crs": self.crs, "counts": self.counts(),
-                "pipe_length_km": round(self.total_pipe_length_m() / 1000.0, 3),
-                "bounds_lonlat": bounds}
+        return {
+            "name": self.name,
+            "crs": self.crs,
+            "counts": self.counts(),
+            "pipe_length_km": round(self.total_pipe_length_m() / 1000.0, 3),
+            "bounds_lonlat": bounds,
+        }
 
     def node_array(self, what: str = "xy") -> NDArray[np.float64]:
         """(n, 2) array of node ``xy`` metres or ``lonlat`` degrees in node order (NaN where
@@ -228,8 +231,9 @@ class NetworkModel:
         kwargs: dict[str, Any] = {}
         for section, etype in SECTIONS:
             kwargs[section] = [element_from_dict(etype, d) for d in doc.get(section, [])]
-        return cls(name=str(doc["name"]), crs=str(doc["crs"]), meta=dict(doc.get("meta", {})),
-                   **kwargs)
+        return cls(
+            name=str(doc["name"]), crs=str(doc["crs"]), meta=dict(doc.get("meta", {})), **kwargs
+        )
 
     def to_topology(self) -> Topology:
         """Compact arrays in model order (node i = ``model.nodes[i]``, link j = ``model.links[j]``).
@@ -254,4 +258,3 @@ class NetworkModel:
             diameter_m=[lk.diameter_m if lk.kind != "pump" else float("nan") for lk in links],
             xy=xy,
         )
-

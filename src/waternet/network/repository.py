@@ -68,8 +68,9 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), default=_default).encode()
 
 
-def encode_model(model: NetworkModel, *, chunk_rows: int = CHUNK_ROWS
-                 ) -> tuple[dict[str, Any], list[Chunk]]:
+def encode_model(
+    model: NetworkModel, *, chunk_rows: int = CHUNK_ROWS
+) -> tuple[dict[str, Any], list[Chunk]]:
     """The model as a header (name, crs, meta) and compressed column chunks."""
     header = {"format": FORMAT, "name": model.name, "crs": model.crs, "meta": model.meta}
     chunks: list[Chunk] = []
@@ -77,15 +78,14 @@ def encode_model(model: NetworkModel, *, chunk_rows: int = CHUNK_ROWS
         items: list[Any] = getattr(model, section)
         names = [f.name for f in dataclasses.fields(cls)]
         for seq, start in enumerate(range(0, len(items), chunk_rows)):
-            part = items[start:start + chunk_rows]
+            part = items[start : start + chunk_rows]
             doc: dict[str, Any]
             if section in _ROW_SECTIONS:
                 doc = {"rows": [element_to_dict(e) for e in part]}
             else:
                 doc = {"columns": {n: [getattr(e, n) for e in part] for n in names}}
             raw = _dumps(doc)
-            chunks.append(Chunk(section, seq, len(part), zlib.compress(raw, ZLIB_LEVEL),
-                                len(raw)))
+            chunks.append(Chunk(section, seq, len(part), zlib.compress(raw, ZLIB_LEVEL), len(raw)))
     return header, chunks
 
 
@@ -108,8 +108,12 @@ def decode_model(header: dict[str, Any], chunks: Iterable[tuple[str, bytes]]) ->
         if lk.vertices:
             lk.vertices = [(float(a), float(b)) for a, b in lk.vertices]
             lk.vertices_xy = [(float(a), float(b)) for a, b in lk.vertices_xy]
-    return NetworkModel(name=str(header["name"]), crs=str(header["crs"]),
-                        meta=dict(header.get("meta") or {}), **lists)
+    return NetworkModel(
+        name=str(header["name"]),
+        crs=str(header["crs"]),
+        meta=dict(header.get("meta") or {}),
+        **lists,
+    )
 
 
 def _from_columns(cls: type, columns: dict[str, list[Any]]) -> list[Any]:
@@ -130,9 +134,15 @@ def _from_columns(cls: type, columns: dict[str, list[Any]]) -> list[Any]:
 
 
 # ----- versions --------------------------------------------------------------------------------
-async def insert_version(conn: AsyncConnection, *, name: str, source: str,
-                         created_by: str | None, stats: dict[str, Any],
-                         warnings: list[dict[str, Any]]) -> int:
+async def insert_version(
+    conn: AsyncConnection,
+    *,
+    name: str,
+    source: str,
+    created_by: str | None,
+    stats: dict[str, Any],
+    warnings: list[dict[str, Any]],
+) -> int:
     cur = await conn.execute(
         "INSERT INTO network_versions (name, source, created_by, stats, warnings) "
         "VALUES (%s, %s, %s, %s, %s) RETURNING id",
@@ -143,13 +153,19 @@ async def insert_version(conn: AsyncConnection, *, name: str, source: str,
     return int(row["id"])
 
 
-async def insert_content(conn: AsyncConnection, version_id: int, header: dict[str, Any],
-                         chunks: Sequence[Chunk]) -> None:
+async def insert_content(
+    conn: AsyncConnection, version_id: int, header: dict[str, Any], chunks: Sequence[Chunk]
+) -> None:
     await conn.execute(
         "INSERT INTO network_documents (version_id, encoding, header, raw_bytes, stored_bytes) "
         "VALUES (%s, %s, %s, %s, %s)",
-        (version_id, ENCODING, Jsonb(header), sum(c.raw_bytes for c in chunks),
-         sum(len(c.body) for c in chunks)),
+        (
+            version_id,
+            ENCODING,
+            Jsonb(header),
+            sum(c.raw_bytes for c in chunks),
+            sum(len(c.body) for c in chunks),
+        ),
     )
     async with conn.cursor() as cur:
         await cur.executemany(
@@ -164,10 +180,10 @@ async def set_active(conn: AsyncConnection, version_id: int) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (ACTIVATE_LOCK,))
     if await get_version(conn, version_id) is None:
         raise NotFound(f"network version {version_id} not found")
-    await conn.execute("UPDATE network_versions SET active = false WHERE active AND id <> %s",
-                       (version_id,))
-    await conn.execute("UPDATE network_versions SET active = true WHERE id = %s",
-                       (version_id,))
+    await conn.execute(
+        "UPDATE network_versions SET active = false WHERE active AND id <> %s", (version_id,)
+    )
+    await conn.execute("UPDATE network_versions SET active = true WHERE id = %s", (version_id,))
 
 
 async def list_versions(conn: AsyncConnection) -> list[dict[str, Any]]:
@@ -175,11 +191,11 @@ async def list_versions(conn: AsyncConnection) -> list[dict[str, Any]]:
     return await cur.fetchall()
 
 
-async def get_version(conn: AsyncConnection, version_id: int, *, with_warnings: bool = False
-                      ) -> dict[str, Any] | None:
+async def get_version(
+    conn: AsyncConnection, version_id: int, *, with_warnings: bool = False
+) -> dict[str, Any] | None:
     cols = VERSION_COLUMNS + (", warnings" if with_warnings else "")
-    cur = await conn.execute(f"SELECT {cols} FROM network_versions WHERE id = %s",
-                             (version_id,))
+    cur = await conn.execute(f"SELECT {cols} FROM network_versions WHERE id = %s", (version_id,))
     return await cur.fetchone()
 
 
@@ -191,18 +207,19 @@ async def active_stamp(conn: AsyncConnection) -> tuple[int, datetime] | None:
 
 
 async def version_stamp(conn: AsyncConnection, version_id: int) -> datetime | None:
-    cur = await conn.execute("SELECT created_at FROM network_versions WHERE id = %s",
-                             (version_id,))
+    cur = await conn.execute("SELECT created_at FROM network_versions WHERE id = %s", (version_id,))
     row = await cur.fetchone()
     return None if row is None else row["created_at"]  # type: ignore[no-any-return,unused-ignore]
 
 
-async def read_content(conn: AsyncConnection, version_id: int
-                       ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+async def read_content(
+    conn: AsyncConnection, version_id: int
+) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     """The stored header and the chunks (section, body) in order: :func:`decode_content`
     turns them into the model."""
     cur = await conn.execute(
-        "SELECT encoding, header FROM network_documents WHERE version_id = %s", (version_id,))
+        "SELECT encoding, header FROM network_documents WHERE version_id = %s", (version_id,)
+    )
     doc = await cur.fetchone()
     if doc is None:
         raise NotFound(f"network version {version_id} has no stored content")
@@ -210,7 +227,8 @@ async def read_content(conn: AsyncConnection, version_id: int
         raise ValidationFailed(f"unsupported network encoding {doc['encoding']!r}")
     order = {s: i for i, (s, _) in enumerate(SECTIONS)}
     cur = await conn.execute(
-        "SELECT section, seq, body FROM network_chunks WHERE version_id = %s", (version_id,))
+        "SELECT section, seq, body FROM network_chunks WHERE version_id = %s", (version_id,)
+    )
     rows = await cur.fetchall()
     rows.sort(key=lambda r: (order.get(r["section"], len(order)), r["seq"]))
     return doc["header"], [(r["section"], bytes(r["body"])) for r in rows]

@@ -33,8 +33,7 @@ async def list_versions(conn: DbConn) -> list[dict[str, Any]]:
     return await service.alist_versions(conn=conn)
 
 
-@router.get("/versions/{version_id}", response_model=VersionDetail,
-            dependencies=[Depends(READERS)])
+@router.get("/versions/{version_id}", response_model=VersionDetail, dependencies=[Depends(READERS)])
 async def get_version(version_id: int, conn: DbConn) -> dict[str, Any]:
     return await service.aget_version(conn=conn, version_id=version_id)
 
@@ -42,9 +41,18 @@ async def get_version(version_id: int, conn: DbConn) -> dict[str, Any]:
 def _save(upload: UploadFile, folder: Path, allowed: tuple[str, ...]) -> Path:
     name = Path(upload.filename or "upload").name
     if not name.lower().endswith(allowed):
-        raise ValidationFailed(f"{name}: expected {' or '.join(allowed)}", details=[
-            {"severity": "error", "code": "bad_value", "element": name, "layer": "upload",
-             "message": f"file type must be {' or '.join(allowed)}"}])
+        raise ValidationFailed(
+            f"{name}: expected {' or '.join(allowed)}",
+            details=[
+                {
+                    "severity": "error",
+                    "code": "bad_value",
+                    "element": name,
+                    "layer": "upload",
+                    "message": f"file type must be {' or '.join(allowed)}",
+                }
+            ],
+        )
     target = folder / name
     with target.open("wb") as fh:
         shutil.copyfileobj(upload.file, fh, length=1024 * 1024)
@@ -77,21 +85,32 @@ async def import_version(
     model, report, source = await run_in_threadpool(read)
     async with db_pool(request).connection() as conn:
         vid, report = await service.aimport_model(
-            conn=conn, model=model, report=report, source=source, activate=activate,
-            created_by=principal.name)
+            conn=conn,
+            model=model,
+            report=report,
+            source=source,
+            activate=activate,
+            created_by=principal.name,
+        )
     return {"id": vid, "report": report.to_dict()}
 
 
-@router.post("/versions/{version_id}/activate", response_model=VersionOut,
-             dependencies=[Depends(IMPORTERS)])
+@router.post(
+    "/versions/{version_id}/activate", response_model=VersionOut, dependencies=[Depends(IMPORTERS)]
+)
 async def activate_version(version_id: int, conn: DbConn) -> dict[str, Any]:
     return await service.aactivate(conn=conn, version_id=version_id)
 
 
-@router.get("/elements/{layer}/{element_id}", response_model=ElementOut,
-            response_model_exclude_none=True, dependencies=[Depends(READERS)])
-async def get_element(layer: str, element_id: str, request: Request,
-                      version: Annotated[int | None, Query()] = None) -> dict[str, Any]:
+@router.get(
+    "/elements/{layer}/{element_id}",
+    response_model=ElementOut,
+    response_model_exclude_none=True,
+    dependencies=[Depends(READERS)],
+)
+async def get_element(
+    layer: str, element_id: str, request: Request, version: Annotated[int | None, Query()] = None
+) -> dict[str, Any]:
     async with db_pool(request).connection() as conn:
         net = await service.aload(conn=conn, version_id=version)
     return await run_in_threadpool(service.element_detail, net, layer, element_id)

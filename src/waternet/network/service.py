@@ -34,8 +34,16 @@ from waternet.network.validation import ValidationReport, validate_model
 T = TypeVar("T")
 CACHE = VersionCache(CACHE_VERSIONS)
 
-__all__ = ["CACHE", "LoadedNetwork", "aactivate", "aget_version", "aimport_model",
-           "alist_versions", "aload", "db_identity"]
+__all__ = [
+    "CACHE",
+    "LoadedNetwork",
+    "aactivate",
+    "aget_version",
+    "aimport_model",
+    "alist_versions",
+    "aload",
+    "db_identity",
+]
 
 
 def db_identity(conn: AsyncConnection) -> str:
@@ -60,18 +68,38 @@ def read_network(
     p = Path(path)
     missing = [str(x) for x in (p, valves, layers_dir) if x is not None and not Path(x).exists()]
     if missing:
-        raise ValidationFailed("not found: " + ", ".join(missing), details=[
-            {"severity": "error", "code": "unreadable", "element": m, "layer": "",
-             "message": "no such file or folder"} for m in missing])
+        raise ValidationFailed(
+            "not found: " + ", ".join(missing),
+            details=[
+                {
+                    "severity": "error",
+                    "code": "unreadable",
+                    "element": m,
+                    "layer": "",
+                    "message": "no such file or folder",
+                }
+                for m in missing
+            ],
+        )
     try:
-        model, report = import_network(p, valves=valves, layers_dir=layers_dir, name=name,
-                                       crs=crs, strict=True)
+        model, report = import_network(
+            p, valves=valves, layers_dir=layers_dir, name=name, crs=crs, strict=True
+        )
     except ValidationFailed:
         raise
     except Exception as exc:  # WNTR raises many kinds on a broken .inp
-        raise ValidationFailed(f"cannot read {p.name}: {exc}", details=[
-            {"severity": "error", "code": "unreadable", "element": p.name, "layer": "",
-             "message": str(exc)}]) from exc
+        raise ValidationFailed(
+            f"cannot read {p.name}: {exc}",
+            details=[
+                {
+                    "severity": "error",
+                    "code": "unreadable",
+                    "element": p.name,
+                    "layer": "",
+                    "message": str(exc),
+                }
+            ],
+        ) from exc
     kind = "layers" if p.is_dir() else p.suffix.lower().lstrip(".") or "file"
     return model, report, f"{kind}:{p.name}"
 
@@ -92,15 +120,24 @@ async def aimport_model(
     report.raise_if_errors("network import")
     header, chunks = await asyncio.to_thread(repo.encode_model, model)
     stats: dict[str, Any] = model.summary()
-    stats["storage"] = {"encoding": repo.ENCODING, "chunks": len(chunks),
-                        "raw_bytes": sum(c.raw_bytes for c in chunks),
-                        "stored_bytes": sum(len(c.body) for c in chunks)}
+    stats["storage"] = {
+        "encoding": repo.ENCODING,
+        "chunks": len(chunks),
+        "raw_bytes": sum(c.raw_bytes for c in chunks),
+        "stored_bytes": sum(len(c.body) for c in chunks),
+    }
     stats["warnings_by_code"] = dict(report.codes())
     stats["warnings_truncated"] = sum(report.truncated.values())
     warnings = [i.to_dict() for i in report.warnings]
     async with conn.transaction():
-        vid = await repo.insert_version(conn, name=model.name, source=source,
-                                        created_by=created_by, stats=stats, warnings=warnings)
+        vid = await repo.insert_version(
+            conn,
+            name=model.name,
+            source=source,
+            created_by=created_by,
+            stats=stats,
+            warnings=warnings,
+        )
         await repo.insert_content(conn, vid, header, chunks)
         if activate:
             await repo.set_active(conn, vid)
@@ -138,8 +175,7 @@ async def aload(*, conn: AsyncConnection, version_id: int | None = None) -> Load
     if version_id is None:
         stamp = await repo.active_stamp(conn)
         if stamp is None:
-            raise NotFound(
-                "no active network version: import one with `waternet network import`")
+            raise NotFound("no active network version: import one with `waternet network import`")
         vid, created = stamp
     else:
         stamp_at = await repo.version_stamp(conn, version_id)
@@ -182,10 +218,12 @@ def import_into_db(
 ) -> tuple[int, ValidationReport]:
     """Import an .inp / layer folder / .zip as a new version. Every problem raises one
     :class:`ValidationFailed` listing them all, and the database is left unchanged."""
-    model, report, source = read_network(path, valves=valves, layers_dir=layers_dir, name=name,
-                                         crs=crs)
-    return import_model(url, model=model, report=report, source=source, activate=activate,
-                        created_by=created_by)
+    model, report, source = read_network(
+        path, valves=valves, layers_dir=layers_dir, name=name, crs=crs
+    )
+    return import_model(
+        url, model=model, report=report, source=source, activate=activate, created_by=created_by
+    )
 
 
 def import_model(
@@ -198,9 +236,17 @@ def import_model(
     created_by: str | None = None,
 ) -> tuple[int, ValidationReport]:
     """Store an already built model (demo city, synthetic network) as a new version."""
-    return _run(url, lambda conn: aimport_model(conn=conn, model=model, report=report,
-                                                source=source, activate=activate,
-                                                created_by=created_by))
+    return _run(
+        url,
+        lambda conn: aimport_model(
+            conn=conn,
+            model=model,
+            report=report,
+            source=source,
+            activate=activate,
+            created_by=created_by,
+        ),
+    )
 
 
 def activate(url: str, version_id: int) -> dict[str, Any]:
@@ -237,9 +283,18 @@ def cached_versions() -> list[tuple[str, int]]:
 
 
 # ----- map queries ------------------------------------------------------------------------------
-DETAIL_LAYERS = {"pipes": "links", "links": "links", "junctions": "nodes", "sources": "nodes",
-                 "nodes": "nodes", "valves": "valves", "hydrants": "hydrants",
-                 "customers": "customers", "dmas": "dmas", "sensors": "sensors"}
+DETAIL_LAYERS = {
+    "pipes": "links",
+    "links": "links",
+    "junctions": "nodes",
+    "sources": "nodes",
+    "nodes": "nodes",
+    "valves": "valves",
+    "hydrants": "hydrants",
+    "customers": "customers",
+    "dmas": "dmas",
+    "sensors": "sensors",
+}
 
 
 def element_detail(net: LoadedNetwork, layer: str, element_id: str) -> dict[str, Any]:
@@ -251,17 +306,26 @@ def element_detail(net: LoadedNetwork, layer: str, element_id: str) -> dict[str,
         raise NotFound(f"unknown layer {layer!r}; use one of {', '.join(DETAIL_LAYERS)}")
     m = net.model
     indexes: dict[str, dict[str, Any]] = {
-        "links": m.link_by_id, "nodes": m.node_by_id, "valves": m.valve_by_id,
-        "hydrants": m.hydrant_by_id, "customers": m.customer_by_account,
-        "dmas": m.dma_by_code, "sensors": m.sensor_by_code}
+        "links": m.link_by_id,
+        "nodes": m.node_by_id,
+        "valves": m.valve_by_id,
+        "hydrants": m.hydrant_by_id,
+        "customers": m.customer_by_account,
+        "dmas": m.dma_by_code,
+        "sensors": m.sensor_by_code,
+    }
     index = indexes[section]
     el: Any = index.get(element_id)
     if el is None:
         raise NotFound(f"{layer} {element_id!r} not in network version {net.version_id}")
     props = element_to_dict(el)
     props.pop("vertices_xy", None)
-    out: dict[str, Any] = {"layer": layer, "id": element_id, "version": net.version_id,
-                           "properties": props}
+    out: dict[str, Any] = {
+        "layer": layer,
+        "id": element_id,
+        "version": net.version_id,
+        "properties": props,
+    }
     if section == "links":
         out["valves"] = [v.id for v in m.valves if v.link == element_id]
         out["customers"] = sum(1 for c in m.customers if c.link == element_id)

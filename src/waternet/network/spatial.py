@@ -45,8 +45,9 @@ class SpatialLayer:
 class SpatialIndex:
     """Build with :meth:`from_model` or :meth:`from_arrays` (large synthetic networks)."""
 
-    def __init__(self, crs: str, layers: Mapping[str, tuple[Sequence[str], NDArray[np.object_]]]
-                 ) -> None:
+    def __init__(
+        self, crs: str, layers: Mapping[str, tuple[Sequence[str], NDArray[np.object_]]]
+    ) -> None:
         self.crs = crs
         self.proj = geo.projector(crs)
         self._layers = {name: SpatialLayer(ids, g) for name, (ids, g) in layers.items()}
@@ -56,7 +57,9 @@ class SpatialIndex:
     def from_model(cls, model: NetworkModel) -> SpatialIndex:
         nodes = model.node_by_id
         lines: dict[str, tuple[list[str], list[NDArray[np.float64]]]] = {
-            "pipes": ([], []), "links": ([], [])}
+            "pipes": ([], []),
+            "links": ([], []),
+        }
         link_geom: dict[str, NDArray[np.float64]] = {}
         for lk in model.links:
             xy = link_xy(model, lk)
@@ -92,20 +95,24 @@ class SpatialIndex:
                 vxy = valve_xy(link_geom[v.link], at_start=model.link(v.link).start == v.node)
             valves.append((v.id, vxy))
         layers["valves"] = _points(valves)
-        layers["hydrants"] = _points((h.id, own(h.lon, h.lat) or at(h.node, None))
-                                     for h in model.hydrants)
-        layers["customers"] = _points((c.account, own(c.lon, c.lat) or at(c.node, c.link))
-                                      for c in model.customers)
-        layers["sensors"] = _points((s.code, own(s.lon, s.lat) or at(s.node, s.link))
-                                    for s in model.sensors)
+        layers["hydrants"] = _points(
+            (h.id, own(h.lon, h.lat) or at(h.node, None)) for h in model.hydrants
+        )
+        layers["customers"] = _points(
+            (c.account, own(c.lon, c.lat) or at(c.node, c.link)) for c in model.customers
+        )
+        layers["sensors"] = _points(
+            (s.code, own(s.lon, s.lat) or at(s.node, s.link)) for s in model.sensors
+        )
         dma_ids, dma_geoms = [], []
         for d in model.dmas:
             if d.geometry is None:
                 continue
             g = shapely.geometry.shape(d.geometry)
             dma_ids.append(d.code)
-            dma_geoms.append(shapely.transform(g, lambda c: np.column_stack(
-                proj.to_xy(c[:, 0], c[:, 1]))))
+            dma_geoms.append(
+                shapely.transform(g, lambda c: np.column_stack(proj.to_xy(c[:, 0], c[:, 1])))
+            )
         layers["dmas"] = (dma_ids, np.array(dma_geoms, dtype=object))
         return cls(model.crs, layers)
 
@@ -127,7 +134,8 @@ class SpatialIndex:
         e = np.asarray(link_end, dtype=np.int64)
         coords = np.stack([xy[s], xy[e]], axis=1)
         layers: dict[str, tuple[Sequence[str], NDArray[np.object_]]] = {
-            "pipes": (link_ids, shapely.linestrings(coords))}
+            "pipes": (link_ids, shapely.linestrings(coords))
+        }
         for name, (ids, pxy) in (points or {}).items():
             p = np.asarray(pxy, dtype=np.float64).reshape(-1, 2)
             layers[name] = (ids, shapely.points(p))
@@ -143,41 +151,51 @@ class SpatialIndex:
         except KeyError:
             raise NotFound(f"no spatial layer {layer!r}; have {sorted(self._layers)}") from None
 
-    def nearest(self, layer: str, lon: float, lat: float, *,
-                max_distance_m: float | None = None) -> Hit | None:
+    def nearest(
+        self, layer: str, lon: float, lat: float, *, max_distance_m: float | None = None
+    ) -> Hit | None:
         """Nearest feature of ``layer`` to (lon, lat), or None (empty layer / none in range)."""
         x, y = self.proj.point_xy(lon, lat)
         return self.nearest_xy(layer, x, y, max_distance_m=max_distance_m)
 
-    def nearest_xy(self, layer: str, x: float, y: float, *,
-                   max_distance_m: float | None = None) -> Hit | None:
+    def nearest_xy(
+        self, layer: str, x: float, y: float, *, max_distance_m: float | None = None
+    ) -> Hit | None:
         lay = self.layer(layer)
         if not lay.ids:
             return None
-        idx, dist = lay.tree.query_nearest(shapely.points(x, y), max_distance=max_distance_m,
-                                           return_distance=True, all_matches=False)
+        idx, dist = lay.tree.query_nearest(
+            shapely.points(x, y),
+            max_distance=max_distance_m,
+            return_distance=True,
+            all_matches=False,
+        )
         if len(idx) == 0:
             return None
         return Hit(layer, lay.ids[int(idx[0])], float(dist[0]))
 
-    def nearest_pipe(self, lon: float, lat: float, *,
-                     max_distance_m: float | None = None) -> Hit | None:
+    def nearest_pipe(
+        self, lon: float, lat: float, *, max_distance_m: float | None = None
+    ) -> Hit | None:
         return self.nearest("pipes", lon, lat, max_distance_m=max_distance_m)
 
-    def nearest_valve(self, lon: float, lat: float, *,
-                      max_distance_m: float | None = None) -> Hit | None:
+    def nearest_valve(
+        self, lon: float, lat: float, *, max_distance_m: float | None = None
+    ) -> Hit | None:
         return self.nearest("valves", lon, lat, max_distance_m=max_distance_m)
 
-    def nearest_hydrant(self, lon: float, lat: float, *,
-                        max_distance_m: float | None = None) -> Hit | None:
+    def nearest_hydrant(
+        self, lon: float, lat: float, *, max_distance_m: float | None = None
+    ) -> Hit | None:
         return self.nearest("hydrants", lon, lat, max_distance_m=max_distance_m)
 
     def pipe_at(self, lon: float, lat: float, *, tolerance_m: float = 5.0) -> Hit | None:
         """The pipe under a clicked point: the nearest pipe within ``tolerance_m``."""
         return self.nearest("pipes", lon, lat, max_distance_m=tolerance_m)
 
-    def bbox_indices(self, layer: str, min_lon: float, min_lat: float, max_lon: float,
-                     max_lat: float) -> NDArray[np.int64]:
+    def bbox_indices(
+        self, layer: str, min_lon: float, min_lat: float, max_lon: float, max_lat: float
+    ) -> NDArray[np.int64]:
         """Sorted positions (in :meth:`layer_ids` order) of features meeting the box."""
         lay = self.layer(layer)
         if not lay.ids:
@@ -185,24 +203,45 @@ class SpatialIndex:
         box = self._box_xy(min_lon, min_lat, max_lon, max_lat)
         return np.sort(lay.tree.query(box, predicate="intersects")).astype(np.int64)
 
-    def in_bbox(self, min_lon: float, min_lat: float, max_lon: float, max_lat: float, *,
-                layers: Iterable[str] | None = None) -> dict[str, list[str]]:
+    def in_bbox(
+        self,
+        min_lon: float,
+        min_lat: float,
+        max_lon: float,
+        max_lat: float,
+        *,
+        layers: Iterable[str] | None = None,
+    ) -> dict[str, list[str]]:
         """Ids per layer of the features meeting the lon/lat box (edges included)."""
         out: dict[str, list[str]] = {}
         for name in layers if layers is not None else self._layers:
             lay = self.layer(name)
-            out[name] = [lay.ids[i] for i in
-                         self.bbox_indices(name, min_lon, min_lat, max_lon, max_lat)]
+            out[name] = [
+                lay.ids[i] for i in self.bbox_indices(name, min_lon, min_lat, max_lon, max_lat)
+            ]
         return out
 
-    def _box_xy(self, min_lon: float, min_lat: float, max_lon: float,
-                max_lat: float) -> shapely.Geometry:
+    def _box_xy(
+        self, min_lon: float, min_lat: float, max_lon: float, max_lat: float
+    ) -> shapely.Geometry:
         """The lon/lat box as a polygon in metres (edges densified: they bend in projection)."""
         t = np.linspace(0.0, 1.0, 9)
-        lon = np.concatenate([min_lon + (max_lon - min_lon) * t, np.full(9, max_lon),
-                              max_lon - (max_lon - min_lon) * t, np.full(9, min_lon)])
-        lat = np.concatenate([np.full(9, min_lat), min_lat + (max_lat - min_lat) * t,
-                              np.full(9, max_lat), max_lat - (max_lat - min_lat) * t])
+        lon = np.concatenate(
+            [
+                min_lon + (max_lon - min_lon) * t,
+                np.full(9, max_lon),
+                max_lon - (max_lon - min_lon) * t,
+                np.full(9, min_lon),
+            ]
+        )
+        lat = np.concatenate(
+            [
+                np.full(9, min_lat),
+                min_lat + (max_lat - min_lat) * t,
+                np.full(9, max_lat),
+                max_lat - (max_lat - min_lat) * t,
+            ]
+        )
         x, y = self.proj.to_xy(lon, lat)
         return shapely.polygons(np.column_stack([x, y]))
 
@@ -234,8 +273,9 @@ def _linestrings(coords: list[NDArray[np.float64]]) -> NDArray[np.object_]:
     return np.asarray(shapely.linestrings(flat, indices=np.repeat(np.arange(len(coords)), sizes)))
 
 
-def _points(items: Iterable[tuple[str, tuple[float, float] | None]]
-            ) -> tuple[list[str], NDArray[np.object_]]:
+def _points(
+    items: Iterable[tuple[str, tuple[float, float] | None]],
+) -> tuple[list[str], NDArray[np.object_]]:
     ids: list[str] = []
     xy: list[tuple[float, float]] = []
     for i, p in items:

@@ -111,9 +111,7 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         """True when there is no error (warnings allowed)."""
-        return self.truncated_errors == 0 and not any(
-            i.severity == "error" for i in self.issues
-        )
+        return self.truncated_errors == 0 and not any(i.severity == "error" for i in self.issues)
 
     def codes(self) -> Counter[str]:
         c = Counter(i.code for i in self.issues)
@@ -194,11 +192,11 @@ def _check_nodes_links(model: NetworkModel, rep: ValidationReport) -> None:
         if lk.start == lk.end:
             rep.error("self_loop", lk.id, f"link starts and ends at node {lk.start!r}", "links")
         if lk.kind not in LINK_KINDS:
-            rep.error("bad_value", lk.id, f"link kind {lk.kind!r} not one of {LINK_KINDS}",
-                      "links")
+            rep.error("bad_value", lk.id, f"link kind {lk.kind!r} not one of {LINK_KINDS}", "links")
         if lk.status not in LINK_STATUSES:
-            rep.error("bad_value", lk.id, f"status {lk.status!r} not one of {LINK_STATUSES}",
-                      "links")
+            rep.error(
+                "bad_value", lk.id, f"status {lk.status!r} not one of {LINK_STATUSES}", "links"
+            )
         if lk.kind == "pipe":
             if not _finite(lk.length_m) or lk.length_m <= 0:
                 rep.error("zero_length", lk.id, f"pipe length {lk.length_m!r} m", "links")
@@ -219,9 +217,12 @@ def _check_valves(model: NetworkModel, rep: ValidationReport) -> None:
         if v.node not in nodes:
             rep.error("unknown_node", v.id, f"valve at unknown node {v.node!r}", "valves")
         if link is not None and v.node not in (link.start, link.end):
-            rep.error("valve_not_at_link_end", v.id,
-                      f"node {v.node!r} is not an end of link {v.link!r} "
-                      f"({link.start!r}-{link.end!r})", "valves")
+            rep.error(
+                "valve_not_at_link_end",
+                v.id,
+                f"node {v.node!r} is not an end of link {v.link!r} ({link.start!r}-{link.end!r})",
+                "valves",
+            )
         if v.normal not in VALVE_NORMAL:
             rep.error("bad_value", v.id, f"normal position {v.normal!r} not open/closed", "valves")
         if v.diameter_mm is not None and (not _finite(v.diameter_mm) or v.diameter_mm < 0):
@@ -229,8 +230,12 @@ def _check_valves(model: NetworkModel, rep: ValidationReport) -> None:
         seen[(v.link, v.node)] += 1
     for (link_id, node_id), n in seen.items():
         if n > 1:
-            rep.warning("duplicate_valve", f"{link_id}@{node_id}",
-                        f"{n} valves on link {link_id!r} next to node {node_id!r}", "valves")
+            rep.warning(
+                "duplicate_valve",
+                f"{link_id}@{node_id}",
+                f"{n} valves on link {link_id!r} next to node {node_id!r}",
+                "valves",
+            )
 
 
 def _check_attachments(model: NetworkModel, rep: ValidationReport) -> None:
@@ -244,18 +249,29 @@ def _check_attachments(model: NetworkModel, rep: ValidationReport) -> None:
         if c.node is None and c.link is None:
             rep.error("unattached", c.account, "customer has neither node nor link", "customers")
         if c.node is not None and c.node not in nodes:
-            rep.error("unknown_node", c.account, f"customer at unknown node {c.node!r}",
-                      "customers")
+            rep.error(
+                "unknown_node", c.account, f"customer at unknown node {c.node!r}", "customers"
+            )
         link = links.get(c.link) if c.link is not None else None
         if c.link is not None and link is None:
-            rep.error("unknown_link", c.account, f"customer on unknown link {c.link!r}",
-                      "customers")
+            rep.error(
+                "unknown_link", c.account, f"customer on unknown link {c.link!r}", "customers"
+            )
         if c.node is not None and c.link is not None:
-            rep.error("unattached", c.account, "customer has both a node and a link; give "
-                      "one (as the isolation engine's customers CSV requires)", "customers")
+            rep.error(
+                "unattached",
+                c.account,
+                "customer has both a node and a link; give "
+                "one (as the isolation engine's customers CSV requires)",
+                "customers",
+            )
         if c.customer_class not in CUSTOMER_CLASSES:
-            rep.error("bad_value", c.account, f"customer class {c.customer_class!r} not one of "
-                      f"{CUSTOMER_CLASSES}", "customers")
+            rep.error(
+                "bad_value",
+                c.account,
+                f"customer class {c.customer_class!r} not one of {CUSTOMER_CLASSES}",
+                "customers",
+            )
 
 
 def _check_dmas_sensors(model: NetworkModel, rep: ValidationReport) -> None:
@@ -266,8 +282,12 @@ def _check_dmas_sensors(model: NetworkModel, rep: ValidationReport) -> None:
     dmas = model.dma_by_code
     for d in model.dmas:
         if not ZONE_RE.match(d.code) or d.code == NO_ZONE:
-            rep.error("bad_dma_code", d.code, "DMA code must be 1-8 upper-case letters/digits "
-                      "and not 'X'", "dmas")
+            rep.error(
+                "bad_dma_code",
+                d.code,
+                "DMA code must be 1-8 upper-case letters/digits and not 'X'",
+                "dmas",
+            )
         if d.geometry is not None:
             try:
                 geom = shape(d.geometry)
@@ -277,11 +297,11 @@ def _check_dmas_sensors(model: NetworkModel, rep: ValidationReport) -> None:
                 rep.error("bad_geometry", d.code, f"DMA polygon unreadable: {exc}", "dmas")
         for m in d.boundary_meters:
             if m.link not in links:
-                rep.error("unknown_link", d.code, f"boundary meter on unknown link {m.link!r}",
-                          "dmas")
+                rep.error(
+                    "unknown_link", d.code, f"boundary meter on unknown link {m.link!r}", "dmas"
+                )
             if m.inflow not in (1, -1):
-                rep.error("bad_value", d.code, f"meter {m.link!r} inflow must be +1 or -1",
-                          "dmas")
+                rep.error("bad_value", d.code, f"meter {m.link!r} inflow must be +1 or -1", "dmas")
     for n in model.nodes:
         if n.dma is not None and n.dma not in dmas:
             rep.error("unknown_dma", n.id, f"node in unknown DMA {n.dma!r}", "nodes")
@@ -289,14 +309,20 @@ def _check_dmas_sensors(model: NetworkModel, rep: ValidationReport) -> None:
     for s in model.sensors:
         cm = SENSOR_CODE_RE.match(s.code)
         if cm is None:
-            rep.error("bad_sensor_code", s.code, "sensor code is not <KIND>-<ZONE>-<NNNNNN>",
-                      "sensors")
+            rep.error(
+                "bad_sensor_code", s.code, "sensor code is not <KIND>-<ZONE>-<NNNNNN>", "sensors"
+            )
         elif cm.group(1) != s.kind:
-            rep.error("bad_sensor_code", s.code, f"code kind {cm.group(1)} != kind {s.kind!r}",
-                      "sensors")
+            rep.error(
+                "bad_sensor_code", s.code, f"code kind {cm.group(1)} != kind {s.kind!r}", "sensors"
+            )
         elif cm.group(2) != (s.dma or NO_ZONE):
-            rep.warning("sensor_zone_mismatch", s.code,
-                        f"code zone {cm.group(2)} but sensor DMA is {s.dma!r}", "sensors")
+            rep.warning(
+                "sensor_zone_mismatch",
+                s.code,
+                f"code zone {cm.group(2)} but sensor DMA is {s.dma!r}",
+                "sensors",
+            )
         if s.kind not in SENSOR_KINDS:
             rep.error("bad_value", s.code, f"sensor kind {s.kind!r} unknown", "sensors")
         if s.node is None and s.link is None:
@@ -315,8 +341,11 @@ def _check_components(model: NetworkModel, rep: ValidationReport) -> None:
     n = len(model.nodes)
     if n == 0:
         return
-    pairs = [(index[lk.start], index[lk.end]) for lk in model.links
-             if lk.start in index and lk.end in index]
+    pairs = [
+        (index[lk.start], index[lk.end])
+        for lk in model.links
+        if lk.start in index and lk.end in index
+    ]
     rows = np.fromiter((a for a, _ in pairs), dtype=np.int64, count=len(pairs))
     cols = np.fromiter((b for _, b in pairs), dtype=np.int64, count=len(pairs))
     adj = coo_array((np.ones(len(pairs)), (rows, cols)), shape=(n, n)).tocsr()
@@ -334,6 +363,10 @@ def _check_components(model: NetworkModel, rep: ValidationReport) -> None:
     first[labels[order]] = order
     for comp in np.flatnonzero(~has_source):
         nid = model.nodes[int(first[comp])].id
-        rep.warning("unsupplied_component", nid,
-                    f"{int(sizes[comp])} node(s) connected to {nid!r} have no path to any "
-                    "reservoir or tank", "nodes")
+        rep.warning(
+            "unsupplied_component",
+            nid,
+            f"{int(sizes[comp])} node(s) connected to {nid!r} have no path to any "
+            "reservoir or tank",
+            "nodes",
+        )

@@ -84,8 +84,15 @@ def sensors_dir() -> Path:
 
 def _kind(code: str, raw: dict[str, Any]) -> KindSpec:
     units = {str(k): float(v) for k, v in raw["units"].items()}
-    spec = KindSpec(code=code, name=str(raw["name"]), unit=str(raw["unit"]), min=float(raw["min"]),
-                    max=float(raw["max"]), integer=bool(raw.get("integer", False)), units=units)
+    spec = KindSpec(
+        code=code,
+        name=str(raw["name"]),
+        unit=str(raw["unit"]),
+        min=float(raw["min"]),
+        max=float(raw["max"]),
+        integer=bool(raw.get("integer", False)),
+        units=units,
+    )
     if code not in KINDS or KINDS[code] != spec.name:
         raise ConfigError(f"kind {code} ({spec.name}) does not match sensorcode.KINDS")
     if spec.unit not in units or units[spec.unit] != 1.0 or not spec.min < spec.max:
@@ -100,8 +107,9 @@ def _model(model_id: str, raw: dict[str, Any]) -> MeterModel:
     bits = None
     if bits_raw is not None:
         flags = tuple((str(k), int(v)) for k, v in bits_raw.get("flags", {}).items())
-        bits = StatusBits(valve=bits_raw.get("valve"), battery_low=bits_raw.get("battery_low"),
-                          flags=flags)
+        bits = StatusBits(
+            valve=bits_raw.get("valve"), battery_low=bits_raw.get("battery_low"), flags=flags
+        )
         positions = [p for p in (bits.valve, bits.battery_low) if p is not None]
         if any(not 0 <= p <= 15 for p in [*positions, *(b for _, b in flags)]) or (
             bits.valve is not None and bits.valve > 14
@@ -110,10 +118,16 @@ def _model(model_id: str, raw: dict[str, Any]) -> MeterModel:
     codec = str(raw["codec"])
     if codec not in ("cjt188", "wnframe") or raw.get("di_order") not in ("901F", "1F90", None):
         raise ConfigError(f"model {model_id}: unknown codec or di_order")
-    return MeterModel(id=model_id, label=str(raw.get("label", model_id)), kind=str(raw["kind"]),
-                      codec=codec, di_order=raw.get("di_order"),
-                      transport=tuple(raw.get("transport", ())), status_bits=bits,
-                      interval_min=raw.get("interval_min"))
+    return MeterModel(
+        id=model_id,
+        label=str(raw.get("label", model_id)),
+        kind=str(raw["kind"]),
+        codec=codec,
+        di_order=raw.get("di_order"),
+        transport=tuple(raw.get("transport", ())),
+        status_bits=bits,
+        interval_min=raw.get("interval_min"),
+    )
 
 
 def load(directory: Path | None = None) -> Catalogue:

@@ -141,8 +141,10 @@ def register_boundary_meters(url: str, rows: list[tuple[str, str, int]]) -> int:
     The DMAs named lose their other boundary meters; the sensors must be registered."""
     bad = [f"DMA {d!r}: direction must be 1 or -1" for d, _c, x in rows if x not in (1, -1)]
     with psycopg.connect(url) as conn, conn.transaction(), conn.cursor() as cur:
-        bad += [f"unknown sensor {c!r}" for c in
-                repository.unknown_codes(cur, sorted({c for _d, c, _x in rows}))]
+        bad += [
+            f"unknown sensor {c!r}"
+            for c in repository.unknown_codes(cur, sorted({c for _d, c, _x in rows}))
+        ]
         if bad:
             raise ValidationFailed("bad boundary meters", details=bad)
         return repository.replace_boundary_meters(cur, rows)

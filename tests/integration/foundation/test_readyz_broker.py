@@ -54,8 +54,11 @@ def test_readyz_against_the_embedded_broker_logs_no_error(
             r = client.get("/readyz")
             assert r.status_code == 200, r.text
             assert r.json()["checks"]["broker"] == "ok"
-    errors = [rec for rec in caplog.records
-              if rec.name.startswith("amqtt") and rec.levelno >= logging.ERROR]
+    errors = [
+        rec
+        for rec in caplog.records
+        if rec.name.startswith("amqtt") and rec.levelno >= logging.ERROR
+    ]
     assert errors == [], [rec.getMessage() for rec in errors]
 
 

@@ -38,8 +38,12 @@ REFUSALS = {400, 401, 403, 404, 405, 409, 413, 415, 422}
 FUZZ = settings(
     max_examples=50,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
     database=None,
 )
 
@@ -101,8 +105,12 @@ def test_openapi_ingest_and_sensor_operations(fuzz_api: Api) -> None:
     auth = fuzz_api.headers("service")
     operations = [r.ok() for r in schema.get_all_operations()]  # type: ignore[union-attr]
     names = {f"{op.method.upper()} {op.path}" for op in operations}
-    assert {"POST /api/v1/ingest/ctwing", "POST /api/v1/ingest/onenet",
-            "GET /api/v1/ingest/onenet", "POST /api/v1/sensors"} <= names
+    assert {
+        "POST /api/v1/ingest/ctwing",
+        "POST /api/v1/ingest/onenet",
+        "GET /api/v1/ingest/onenet",
+        "POST /api/v1/sensors",
+    } <= names
     seen: dict[str, set[int]] = {}
     for op in operations:
         name = f"{op.method.upper()} {op.path}"
@@ -122,8 +130,9 @@ def _json_values() -> st.SearchStrategy[Any]:
     scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40)
     return st.recursive(
         scalars,
-        lambda inner: st.lists(inner, max_size=5)
-        | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+        ),
         max_leaves=20,
     )
 
@@ -132,8 +141,9 @@ def _real_pushes() -> tuple[bytes, bytes]:
     now = datetime.now(UTC).replace(microsecond=0)
     frame = cjt188.encode_read_reply(address="00000000000001", volume_m3=12.5, meter_time=now)
     ct = platforms.push_body(platforms.ctwing_push(imei=IMEI, device_id="d1", frame=frame, ts=now))
-    on = platforms.push_body(platforms.onenet_push(
-        token=TOKEN, imei=IMEI, dev_id=1, frame=frame, ts=now, nonce="abc"))
+    on = platforms.push_body(
+        platforms.onenet_push(token=TOKEN, imei=IMEI, dev_id=1, frame=frame, ts=now, nonce="abc")
+    )
     return ct, on
 
 
@@ -146,7 +156,7 @@ def mutated(draw: st.DrawFn, base: bytes) -> bytes:
         if kind == "flip" and data:
             data[pos] ^= draw(st.integers(1, 255))
         elif kind == "cut":
-            del data[pos:pos + draw(st.integers(1, 40))]
+            del data[pos : pos + draw(st.integers(1, 40))]
         else:
             data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
     return bytes(data)

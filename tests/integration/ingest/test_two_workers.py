@@ -26,8 +26,14 @@ def test_two_workers_share_one_stream(db_url: str, tmp_path: Path) -> None:
         register(db_url, CODES)
         group = f"g{uuid.uuid4().hex[:8]}"
         workers = [
-            make_worker(db_url, broker.url, tmp_path / name, client_id=f"{name}-{group}",
-                        group=group, batch_size=200)
+            make_worker(
+                db_url,
+                broker.url,
+                tmp_path / name,
+                client_id=f"{name}-{group}",
+                group=group,
+                batch_size=200,
+            )
             for name in ("w1", "w2")
         ]
         t0 = int(datetime.now(UTC).timestamp() * 1000)
@@ -48,9 +54,7 @@ def test_two_workers_share_one_stream(db_url: str, tmp_path: Path) -> None:
                 pub.publish(f"waternet/v1/batch/gw-{b}", json.dumps({"readings": readings}))
             pub.close()
             assert wait_until(lambda: counts(db_url)["stored"] >= len(sent), 60), counts(db_url)
-            assert wait_until(
-                lambda: sum(w.stats.messages for w in workers) >= MESSAGES + 20, 30
-            )
+            assert wait_until(lambda: sum(w.stats.messages for w in workers) >= MESSAGES + 20, 30)
         shares = [w.stats.messages for w in workers]
         assert all(n > 0 for n in shares), f"a worker took no share: {shares}"
         assert sum(shares) == MESSAGES + 20  # each message delivered to exactly one worker

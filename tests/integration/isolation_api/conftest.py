@@ -30,4 +30,5 @@ def iso_api(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 @pytest.fixture(scope="module")
 def loaded(demo_url: str) -> Any:
     from waternet.network import service
+
     return service.load_active(demo_url)

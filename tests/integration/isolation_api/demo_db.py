@@ -19,6 +19,7 @@ def demo_city_database(pg_server: PgServer) -> Iterator[str]:
     """A fresh migrated database with the small demo city imported as the active version."""
     from waternet.demo.city import build_demo_city
     from waternet.network import service
+
     with pg_server.migrated_db() as url:
         service.import_model(url, model=build_demo_city("small"), source="demo-city:small")
         yield url

@@ -23,8 +23,9 @@ def test_ranking_matches_the_engine_and_is_cached(iso_api: Api, loaded: Any) -> 
     want = rank_segments(engine, limit=10)
     assert [x["segment"] for x in ranking] == [w.segment for w in want]
     assert [x["rank"] for x in ranking] == list(range(1, 11))
-    keys = [(x["critical_customers"], x["customers"], x["nodes_out"], x["links_out"])
-            for x in ranking]
+    keys = [
+        (x["critical_customers"], x["customers"], x["nodes_out"], x["links_out"]) for x in ranking
+    ]
     assert keys == sorted(keys, reverse=True)
     # each row names a pipe of the segment, so a click on it plans that segment
     for row in ranking:
@@ -33,7 +34,8 @@ def test_ranking_matches_the_engine_and_is_cached(iso_api: Api, loaded: Any) -> 
             link = loaded.model.link(row["pipes"][0])
             assert link.kind == "pipe"
             seg = engine.segments.elem_segment[
-                engine.topology.n_nodes + engine.topology.link_index[link.id]]
+                engine.topology.n_nodes + engine.topology.link_index[link.id]
+            ]
             assert int(seg) == row["segment"]
     best = body["best_new_valve"]
     assert best is not None and best["segment"] == ranking[0]["segment"]

@@ -63,8 +63,11 @@ def test_the_response_model_keeps_the_plan_as_computed(iso_api: Api, loaded: Any
         r = _post(iso_api, body)
         assert r.status_code == 200, r.text
         assert r.json() == json.loads(json.dumps(service.burst_plan(loaded, **kw)))
-    r = iso_api.client.get("/api/v1/isolation/criticality", params={"limit": 5},  # type: ignore[attr-defined]
-                           headers=iso_api.headers("analyst"))
+    r = iso_api.client.get(
+        "/api/v1/isolation/criticality",
+        params={"limit": 5},  # type: ignore[attr-defined]
+        headers=iso_api.headers("analyst"),
+    )
     assert r.json() == json.loads(json.dumps(service.criticality(loaded, limit=5)))
 
 
@@ -96,8 +99,11 @@ def test_geojson_is_lonlat_and_complete(iso_api: Api, loaded: Any) -> None:
 def test_point_snaps_to_the_nearest_pipe(iso_api: Api, loaded: Any) -> None:
     pipe = _pipes_with_customers(loaded, 1)[0]
     feats = _post(iso_api, {"pipe": pipe}).json()["geojson"]["features"]
-    line = next(f for f in feats if f["properties"]["role"] == "isolated"
-                and f["properties"]["link"] == pipe)["geometry"]["coordinates"]
+    line = next(
+        f
+        for f in feats
+        if f["properties"]["role"] == "isolated" and f["properties"]["link"] == pipe
+    )["geometry"]["coordinates"]
     lon = (line[0][0] + line[1][0]) / 2
     lat = (line[0][1] + line[1][1]) / 2
     r = _post(iso_api, {"point": {"lon": lon, "lat": lat}})
@@ -132,8 +138,11 @@ def test_node_burst_and_stuck_valve_and_what_if(iso_api: Api, loaded: Any) -> No
 
 
 def test_unknown_elements_are_404(iso_api: Api) -> None:
-    for body in ({"pipe": "no-such-pipe"}, {"node": "no-such-node"},
-                 {"point": {"lon": 10.0, "lat": 50.0}}):
+    for body in (
+        {"pipe": "no-such-pipe"},
+        {"node": "no-such-node"},
+        {"point": {"lon": 10.0, "lat": 50.0}},
+    ):
         r = _post(iso_api, body)
         assert r.status_code == 404, (body, r.text)
         assert r.json()["error"] == "not_found"
@@ -150,8 +159,7 @@ def test_unknown_elements_are_404(iso_api: Api) -> None:
         ({"pipe": "10", "stuck": "V0001"}, "valid list"),
     ],
 )
-def test_bad_bodies_are_422_with_a_message(iso_api: Api, body: dict[str, Any], needle: str
-                                           ) -> None:
+def test_bad_bodies_are_422_with_a_message(iso_api: Api, body: dict[str, Any], needle: str) -> None:
     r = _post(iso_api, body)
     assert r.status_code == 422, r.text
     got = r.json()

@@ -75,8 +75,14 @@ def missing_problems(details: list[dict[str, Any]]) -> list[tuple[str, str | Non
     """Expected (code, element) pairs not found in an error's details."""
     missing = []
     for code, element in EXPECTED_BROKEN:
-        if not any(d.get("code") == code and (element is None or element in str(d.get("element"))
-                                              or element in str(d.get("message")))
-                   for d in details):
+        if not any(
+            d.get("code") == code
+            and (
+                element is None
+                or element in str(d.get("element"))
+                or element in str(d.get("message"))
+            )
+            for d in details
+        ):
             missing.append((code, element))
     return missing

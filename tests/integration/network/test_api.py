@@ -39,11 +39,16 @@ def test_roles(city: tuple[Api, Any]) -> None:
     assert c.get("/api/v1/network/versions").status_code == 401  # type: ignore[attr-defined]
     for role in ("dispatcher", "analyst", "crew"):
         assert len(get(api, "/api/v1/network/versions", role)) == 1
-    r = c.post(f"/api/v1/network/versions/{vid}/activate",  # type: ignore[attr-defined]
-               headers=api.headers("crew"))
+    r = c.post(
+        f"/api/v1/network/versions/{vid}/activate",  # type: ignore[attr-defined]
+        headers=api.headers("crew"),
+    )
     assert r.status_code == 403
-    r = c.post("/api/v1/network/versions", headers=api.headers("dispatcher"),  # type: ignore[attr-defined]
-               files={"file": ("Net1.inp", library_inp("Net1.inp").read_bytes())})
+    r = c.post(
+        "/api/v1/network/versions",
+        headers=api.headers("dispatcher"),  # type: ignore[attr-defined]
+        files={"file": ("Net1.inp", library_inp("Net1.inp").read_bytes())},
+    )
     assert r.status_code == 403
 
 
@@ -54,14 +59,18 @@ def test_versions_import_and_activate(city: tuple[Api, Any]) -> None:
     detail = get(api, f"/api/v1/network/versions/{vid}")
     assert detail["n_warnings"] == len(detail["warnings"])
     r = api.client.post(  # type: ignore[attr-defined]
-        "/api/v1/network/versions", headers=api.headers("analyst"),
+        "/api/v1/network/versions",
+        headers=api.headers("analyst"),
         files={"file": ("Net1.inp", library_inp("Net1.inp").read_bytes())},
-        data={"name": "net1", "activate": "false"})
+        data={"name": "net1", "activate": "false"},
+    )
     assert r.status_code == 201, r.text
     new = r.json()["id"]
     assert get(api, f"/api/v1/network/versions/{new}")["active"] is False
-    r = api.client.post(f"/api/v1/network/versions/{new}/activate",  # type: ignore[attr-defined]
-                        headers=api.headers("admin"))
+    r = api.client.post(
+        f"/api/v1/network/versions/{new}/activate",  # type: ignore[attr-defined]
+        headers=api.headers("admin"),
+    )
     assert r.status_code == 200 and r.json()["active"] is True
     doc = get(api, "/api/v1/network/layers/pipes", bbox="-180,-90,180,90", zoom=18)
     assert doc["version"] == new
@@ -101,10 +110,22 @@ def test_layers_by_bbox_and_zoom(city: tuple[Api, Any]) -> None:
     for layer in ("junctions", "sources", "hydrants", "sensors"):
         assert get(api, f"/api/v1/network/layers/{layer}", bbox=bbox, zoom=14)["total"] > 0
     h = api.headers()
-    assert api.client.get("/api/v1/network/layers/roads", headers=h,  # type: ignore[attr-defined]
-                          params={"bbox": bbox, "zoom": 3}).status_code == 404
-    assert api.client.get("/api/v1/network/layers/pipes", headers=h,  # type: ignore[attr-defined]
-                          params={"bbox": "1,2,3", "zoom": 3}).status_code == 422
+    assert (
+        api.client.get(
+            "/api/v1/network/layers/roads",
+            headers=h,  # type: ignore[attr-defined]
+            params={"bbox": bbox, "zoom": 3},
+        ).status_code
+        == 404
+    )
+    assert (
+        api.client.get(
+            "/api/v1/network/layers/pipes",
+            headers=h,  # type: ignore[attr-defined]
+            params={"bbox": "1,2,3", "zoom": 3},
+        ).status_code
+        == 422
+    )
 
 
 def test_empty_view_is_an_empty_collection(city: tuple[Api, Any]) -> None:
@@ -114,8 +135,7 @@ def test_empty_view_is_an_empty_collection(city: tuple[Api, Any]) -> None:
     b = model.summary()["bounds_lonlat"]
     beside = f"{b[2] + 0.05},{b[3] + 0.05},{b[2] + 0.06},{b[3] + 0.06}"
     for zoom in (8, 12, 16):
-        for layer in ("pipes", "junctions", "valves", "hydrants", "customers", "sensors",
-                      "dmas"):
+        for layer in ("pipes", "junctions", "valves", "hydrants", "customers", "sensors", "dmas"):
             doc = get(api, f"/api/v1/network/layers/{layer}", bbox=beside, zoom=zoom)
             assert doc["type"] == "FeatureCollection"
             assert doc["features"] == [] and doc["total"] == 0, (layer, zoom)
@@ -158,8 +178,10 @@ def test_element_detail_and_pick(city: tuple[Api, Any]) -> None:
     assert d["properties"]["address"] == c.address and d["critical"] == c.critical
     v = model.valves[0]
     assert get(api, f"/api/v1/network/elements/valves/{v.id}")["properties"]["link"] == v.link
-    r = api.client.get("/api/v1/network/elements/pipes/NOPE",  # type: ignore[attr-defined]
-                       headers=api.headers())
+    r = api.client.get(
+        "/api/v1/network/elements/pipes/NOPE",  # type: ignore[attr-defined]
+        headers=api.headers(),
+    )
     assert r.status_code == 404
     # click the middle of the pipe
     a, b = model.node(pipe.start), model.node(pipe.end)

@@ -54,8 +54,10 @@ def test_api_upload_422_with_every_problem(api: Api, tmp_path: Path) -> None:
             zf.write(f, f"broken/{f.name}")
     before = row_counts(api.db_url)
     r = api.client.post(  # type: ignore[attr-defined]
-        "/api/v1/network/versions", headers=api.headers("analyst"),
-        files={"file": ("broken.zip", buf.getvalue(), "application/zip")})
+        "/api/v1/network/versions",
+        headers=api.headers("analyst"),
+        files={"file": ("broken.zip", buf.getvalue(), "application/zip")},
+    )
     assert r.status_code == 422, r.text
     assert missing_problems(r.json()["details"]) == []
     assert row_counts(api.db_url) == before
@@ -69,8 +71,11 @@ def test_api_upload_422_with_every_problem(api: Api, tmp_path: Path) -> None:
         for f in good.iterdir():
             zf.write(f, f.name)
     r = api.client.post(  # type: ignore[attr-defined]
-        "/api/v1/network/versions", headers=api.headers("analyst"),
-        files={"file": ("city.zip", buf.getvalue(), "application/zip")}, data={"name": "city"})
+        "/api/v1/network/versions",
+        headers=api.headers("analyst"),
+        files={"file": ("city.zip", buf.getvalue(), "application/zip")},
+        data={"name": "city"},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["report"]["ok"] is True
     assert row_counts(api.db_url)["network_versions"] == before["network_versions"] + 1

@@ -45,8 +45,9 @@ def test_cache_reuse_and_invalidation(db_url: str) -> None:
 def test_concurrent_loads_load_once(db_url: str) -> None:
     service.import_into_db(db_url, path=library_inp("Net3.inp"))
     got: list[object] = []
-    threads = [threading.Thread(target=lambda: got.append(service.load_active(db_url)))
-               for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: got.append(service.load_active(db_url))) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -50,8 +50,7 @@ def test_cli_imports_net1_and_shows_it(settings_env: dict[str, str]) -> None:
     assert "[active]" in r.output and "net1" in r.output
 
 
-def test_cli_refuses_missing_file_with_exit_2(settings_env: dict[str, str], tmp_path: Path
-                                              ) -> None:
+def test_cli_refuses_missing_file_with_exit_2(settings_env: dict[str, str], tmp_path: Path) -> None:
     from waternet.cli import report_error
     from waternet.errors import WaternetError
 
@@ -76,10 +75,14 @@ def test_one_version_active_and_activation(db_url: str) -> None:
     a, _ = service.import_into_db(db_url, path=library_inp("Net1.inp"))
     b, _ = service.import_into_db(db_url, path=library_inp("Net3.inp"), activate=False)
     assert [(r["id"], r["active"]) for r in service.list_versions(db_url)] == [
-        (a, True), (b, False)]
+        (a, True),
+        (b, False),
+    ]
     service.activate(db_url, b)
     assert [(r["id"], r["active"]) for r in service.list_versions(db_url)] == [
-        (a, False), (b, True)]
+        (a, False),
+        (b, True),
+    ]
     from waternet.errors import NotFound
 
     with pytest.raises(NotFound):
@@ -89,8 +92,9 @@ def test_one_version_active_and_activation(db_url: str) -> None:
 
 def test_cli_demo_city_writes_and_imports(settings_env: dict[str, str], tmp_path: Path) -> None:
     url = settings_env["WATERNET_DATABASE_URL"]
-    r = runner.invoke(app, ["network", "demo-city", "--size", "small", "--out",
-                            str(tmp_path / "city")])
+    r = runner.invoke(
+        app, ["network", "demo-city", "--size", "small", "--out", str(tmp_path / "city")]
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "city" / "pipes.geojson").is_file()
     net = service.load_active(url)  # a database is configured: imported by default

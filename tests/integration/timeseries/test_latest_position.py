@@ -41,11 +41,9 @@ def test_latest_has_unit_and_position_of_registered_sensors(api: Api) -> None:
     assert bare["lon"] is None and bare["lat"] is None
     assert pt["unit"] and pt["unit"] == bare["unit"]
     assert ft["unit"] and ft["unit"] != pt["unit"]
-    units = {x["code"]: x["unit"] for x in
-             c.get("/api/v1/sensors", headers=hdr).json()}
+    units = {x["code"]: x["unit"] for x in c.get("/api/v1/sensors", headers=hdr).json()}
     assert all(got[k]["unit"] == u for k, u in units.items())
     # the fields the latest values had before are all still there
     assert {"code", "kind", "dma", "ts", "value", "quality"} <= set(pt)
-    boxed = c.get("/api/v1/latest", params={"bbox": "121.3,31.1,121.42,31.22"},
-                  headers=hdr).json()
+    boxed = c.get("/api/v1/latest", params={"bbox": "121.3,31.1,121.42,31.22"}, headers=hdr).json()
     assert [s["code"] for s in boxed["sensors"]] == ["PT-D1-000001"]

@@ -51,8 +51,9 @@ size = st.one_of(st.just(0.0), st.floats(0.0, 0.6, allow_nan=False))
 
 @settings(max_examples=150, deadline=None)
 @given(fx=coord, fy=coord, w=size, h=size, zoom=st.integers(0, MAX_ZOOM))
-def test_any_view_answers_a_feature_collection(layers: MapLayers, fx: float, fy: float,
-                                               w: float, h: float, zoom: int) -> None:
+def test_any_view_answers_a_feature_collection(
+    layers: MapLayers, fx: float, fy: float, w: float, h: float, zoom: int
+) -> None:
     """Random boxes around and inside the city (fractions of its extent; zero-width boxes and
     boxes outside it included) at every zoom."""
     x0, y0, x1, y1 = _extent(layers)

@@ -66,21 +66,32 @@ def tiny_model() -> NetworkModel:
 
     model, report = import_inp(TINY_INP, crs="local", scale=1.0, name="tiny")
     assert report.ok
-    model.valves = [IsolationValve(id="V1", link="P2", node="J1", diameter_mm=200.0),
-                    IsolationValve(id="V2", link="P2", node="J2", operable=False)]
+    model.valves = [
+        IsolationValve(id="V1", link="P2", node="J1", diameter_mm=200.0),
+        IsolationValve(id="V2", link="P2", node="J2", operable=False),
+    ]
     model.hydrants = [Hydrant(id="H1", node="J2")]
-    model.customers = [Customer(account="A1", node="J3"),
-                       Customer(account="A2", link="P4", customer_class="hospital")]
+    model.customers = [
+        Customer(account="A1", node="J3"),
+        Customer(account="A2", link="P4", customer_class="hospital"),
+    ]
     ll = model.node_array("lonlat")
     x0, y0 = ll.min(axis=0) - 1e-3
     x1, y1 = ll.max(axis=0) + 1e-3
     ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y0]]
-    model.dmas = [DMA(code="D01", geometry={"type": "Polygon", "coordinates": [ring]},
-                      boundary_meters=[BoundaryMeter(link="P1", inflow=1)])]
+    model.dmas = [
+        DMA(
+            code="D01",
+            geometry={"type": "Polygon", "coordinates": [ring]},
+            boundary_meters=[BoundaryMeter(link="P1", inflow=1)],
+        )
+    ]
     for n in model.nodes:
         if n.kind == "junction":
             n.dma = "D01"
-    model.sensors = [SensorSite(code="PT-D01-000001", kind="PT", node="J3", dma="D01"),
-                     SensorSite(code="FT-D01-000001", kind="FT", link="P1", dma="D01")]
+    model.sensors = [
+        SensorSite(code="PT-D01-000001", kind="PT", node="J3", dma="D01"),
+        SensorSite(code="FT-D01-000001", kind="FT", link="P1", dma="D01"),
+    ]
     model.reindex()
     return model

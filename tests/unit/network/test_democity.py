@@ -32,8 +32,7 @@ def test_same_seed_same_city(demo_small: NetworkModel) -> None:
     again = build_demo_city("small", seed=7)
     assert again.to_dict() == demo_small.to_dict()
     other = build_demo_city("small", seed=8)
-    assert [(v.link, v.node) for v in other.valves] != [(v.link, v.node)
-                                                        for v in demo_small.valves]
+    assert [(v.link, v.node) for v in other.valves] != [(v.link, v.node) for v in demo_small.valves]
 
 
 def test_generation_leaves_global_random_state_alone() -> None:
@@ -54,8 +53,9 @@ def test_unknown_size_is_refused() -> None:
 def test_valves_are_wntr_strategic_layer(medium: NetworkModel) -> None:
     wn = wntr.network.WaterNetworkModel(str(wntr_network("ky10")))
     ref = wntr.network.generate_valve_layer(wn, "strategic", 1, 11)
-    assert [(v.link, v.node) for v in medium.valves] == list(zip(ref["link"], ref["node"],
-                                                                 strict=True))
+    assert [(v.link, v.node) for v in medium.valves] == list(
+        zip(ref["link"], ref["node"], strict=True)
+    )
     bad = [v for v in medium.valves if not v.operable]
     assert 1 <= len(bad) <= 0.05 * len(medium.valves)
     assert len({v.id for v in medium.valves}) == len(medium.valves)
@@ -94,8 +94,7 @@ def test_dmas_partition_the_junctions(medium: NetworkModel) -> None:
     crossing = [lk for lk in medium.links if nodes[lk.start].dma != nodes[lk.end].dma]
     metered = Counter(m.link for d in medium.dmas for m in d.boundary_meters)
     for lk in crossing:
-        assert metered[lk.id] == (nodes[lk.start].dma is not None) + (
-            nodes[lk.end].dma is not None)
+        assert metered[lk.id] == (nodes[lk.start].dma is not None) + (nodes[lk.end].dma is not None)
     # the polygons hold most of their members
     for d in medium.dmas:
         geom = shapely.buffer(shape(d.geometry), 1e-6)
@@ -115,8 +114,11 @@ def test_sensors(medium: NetworkModel) -> None:
     assert kinds["LT"] == sum(1 for n in medium.nodes if n.kind == "tank")
     assert kinds["PS"] == sum(1 for lk in medium.links if lk.kind == "pump")
     assert kinds["PT"] >= 2 * len(medium.dmas)
-    source_links = {lk.id for lk in medium.links
-                    if medium.node(lk.start).is_source or medium.node(lk.end).is_source}
+    source_links = {
+        lk.id
+        for lk in medium.links
+        if medium.node(lk.start).is_source or medium.node(lk.end).is_source
+    }
     ft_links = {s.link for s in medium.sensors if s.kind == "FT"}
     assert source_links <= ft_links
     assert min(int(s.code[-6:]) for s in medium.sensors if s.kind == "MT") == 100_001

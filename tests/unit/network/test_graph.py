@@ -20,7 +20,8 @@ def test_networkx_view_matches_wntr_graph() -> None:
     assert isinstance(g, nx.MultiDiGraph)
     assert set(g.nodes) == set(ref.nodes)
     assert sorted((u, v, k) for u, v, k in g.edges(keys=True)) == sorted(
-        (u, v, k) for u, v, k in ref.edges(keys=True))
+        (u, v, k) for u, v, k in ref.edges(keys=True)
+    )
     u = to_networkx(model)
     assert not u.is_directed() and u.number_of_edges() == len(model.links)
     assert u.nodes["River"]["source"] and u.nodes["River"]["kind"] == "reservoir"

@@ -28,9 +28,15 @@ def test_wntr_networks_import_without_errors(name: str) -> None:
     assert {lk.id for lk in model.links} == set(wn.link_name_list)
     c = model.counts()
     assert (c["junctions"], c["reservoirs"], c["tanks"]) == (
-        wn.num_junctions, wn.num_reservoirs, wn.num_tanks)
+        wn.num_junctions,
+        wn.num_reservoirs,
+        wn.num_tanks,
+    )
     assert (c["pipes"], c["pumps"], c["control_valves"]) == (
-        wn.num_pipes, wn.num_pumps, wn.num_valves)
+        wn.num_pipes,
+        wn.num_pumps,
+        wn.num_valves,
+    )
     # placed around the default anchor, in a plausible city extent
     ll = model.node_array("lonlat")
     lo, hi = ll.min(axis=0), ll.max(axis=0)
@@ -84,13 +90,15 @@ Units LPS
 """
 
 
-def _inp(j3: str | None = "2500 0", scale: float = 1.0, origin: tuple[float, float] = (0, 0)
-         ) -> str:
+def _inp(
+    j3: str | None = "2500 0", scale: float = 1.0, origin: tuple[float, float] = (0, 0)
+) -> str:
     def pt(x: float, y: float) -> str:
         return f"{origin[0] + x * scale} {origin[1] + y * scale}"
 
-    return INP.format(r=pt(0, 0), j1=pt(1000, 0), j2=pt(1500, 0),
-                      j3line="" if j3 is None else f"J3 {pt(2000, 0)}")
+    return INP.format(
+        r=pt(0, 0), j1=pt(1000, 0), j2=pt(1500, 0), j3line="" if j3 is None else f"J3 {pt(2000, 0)}"
+    )
 
 
 def test_inp_text_in_an_epsg_crs_is_reprojected() -> None:
@@ -129,7 +137,8 @@ def test_node_without_coordinates_is_an_error_listed_by_id() -> None:
         import_inp(_inp(j3=None))
     details = exc.value.details
     assert [(d["code"], d["element"]) for d in details if d["severity"] == "error"] == [
-        ("missing_coordinates", "J3")]
+        ("missing_coordinates", "J3")
+    ]
     _, report = import_inp(_inp(j3=None), strict=False)
     assert not report.ok
 
@@ -147,13 +156,19 @@ def test_import_network_with_a_broken_valve_csv_lists_every_problem(tmp_path) ->
     inp = tmp_path / "tiny.inp"
     inp.write_text(_inp())
     csv = tmp_path / "valves.csv"
-    csv.write_text("valve,link,node,operable\nV1,P1,J1,true\nV2,P9,J1,true\nV3,P2,R1,no\n"
-                   "V1,P3,J3,yes\nV4,P3,J3,maybe\n")
+    csv.write_text(
+        "valve,link,node,operable\nV1,P1,J1,true\nV2,P9,J1,true\nV3,P2,R1,no\n"
+        "V1,P3,J3,yes\nV4,P3,J3,maybe\n"
+    )
     with pytest.raises(ValidationFailed) as exc:
         import_network(inp, valves=csv)
     got = {(d["code"], d["element"]) for d in exc.value.details}
-    assert {("unknown_link", "V2"), ("valve_not_at_link_end", "V3"), ("duplicate_id", "V1"),
-            ("bad_value", "V4")} <= got
+    assert {
+        ("unknown_link", "V2"),
+        ("valve_not_at_link_end", "V3"),
+        ("duplicate_id", "V1"),
+        ("bad_value", "V4"),
+    } <= got
     good = tmp_path / "good.csv"
     good.write_text("valve,link,node\nV1,P1,J1\nV2,P2,J2\n")
     model, report = import_network(inp, valves=good)

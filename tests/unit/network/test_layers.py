@@ -36,9 +36,11 @@ def test_layer_set_of_a_model_imports_back() -> None:
         b = back.node(a.id)
         assert math.dist(a.xy, b.xy) < 0.05
     assert [(v.id, v.link, v.node, v.operable) for v in back.valves] == [
-        (v.id, v.link, v.node, v.operable) for v in m.valves]
+        (v.id, v.link, v.node, v.operable) for v in m.valves
+    ]
     assert [(c.account, c.node, c.link, c.customer_class) for c in back.customers] == [
-        (c.account, c.node, c.link, c.customer_class) for c in m.customers]
+        (c.account, c.node, c.link, c.customer_class) for c in m.customers
+    ]
     assert back.dmas[0].boundary_meters == m.dmas[0].boundary_meters
 
 
@@ -64,8 +66,7 @@ def test_projected_layers_are_reprojected_to_wgs84() -> None:
             if g is None:
                 continue
             if g["type"] == "Point":
-                x, y = geo.transform(geo.WGS84, 3857, [g["coordinates"][0]],
-                                     [g["coordinates"][1]])
+                x, y = geo.transform(geo.WGS84, 3857, [g["coordinates"][0]], [g["coordinates"][1]])
                 g["coordinates"] = [float(x[0]), float(y[0])]
             elif g["type"] == "LineString":
                 xs, ys = zip(*g["coordinates"], strict=True)
@@ -94,15 +95,20 @@ def broken_layers() -> dict[str, Any]:
     # customer on an unknown node
     feature(layers["customers"], "account", "A1")["properties"]["node"] = "J404"
     # unreadable geometries
-    feature(layers["pipes"], "id", "P4")["geometry"] = {"type": "LineString",
-                                                        "coordinates": "garbage"}
-    feature(layers["hydrants"], "id", "H1")["geometry"] = {"type": "LineString",
-                                                           "coordinates": [[0, 0], [1, 1]]}
-    feature(layers["junctions"], "id", "J4")["geometry"] = {"type": "Point",
-                                                            "coordinates": [500.0, 91.0]}
+    feature(layers["pipes"], "id", "P4")["geometry"] = {
+        "type": "LineString",
+        "coordinates": "garbage",
+    }
+    feature(layers["hydrants"], "id", "H1")["geometry"] = {
+        "type": "LineString",
+        "coordinates": [[0, 0], [1, 1]],
+    }
+    feature(layers["junctions"], "id", "J4")["geometry"] = {
+        "type": "Point",
+        "coordinates": [500.0, 91.0],
+    }
     bow = [[117, 31], [117.01, 31.01], [117.01, 31], [117, 31.01], [117, 31]]
-    feature(layers["dmas"], "code", "D01")["geometry"] = {"type": "Polygon",
-                                                          "coordinates": [bow]}
+    feature(layers["dmas"], "code", "D01")["geometry"] = {"type": "Polygon", "coordinates": [bow]}
     # bad sensor code
     feature(layers["sensors"], "code", "PT-D01-000001")["properties"]["code"] = "PT-D1-7"
     return layers
@@ -156,17 +162,32 @@ def test_inp_plus_asset_layers(tmp_path: Path) -> None:
     m, report = import_network(inp, layers_dir=d, scale=1.0)
     assert report.ok
     assert ("warning", "ignored_layer", "pipes") in {
-        (i.severity, i.code, i.element) for i in report.issues}
+        (i.severity, i.code, i.element) for i in report.issues
+    }
     assert len(m.valves) == 2 and len(m.customers) == 2 and len(m.sensors) == 2
 
 
 def test_demo_city_layer_folder_round_trip(demo_small: NetworkModel, tmp_path: Path) -> None:
     files = write_layers(demo_small, tmp_path)
-    assert {"pipes.geojson", "junctions.geojson", "sources.geojson", "valves.geojson",
-            "hydrants.geojson", "customers.geojson", "dmas.geojson", "sensors.geojson",
-            "valves.csv", "customers.csv", "network.inp"} <= set(files)
-    assert (tmp_path / "customers.csv").read_text().splitlines()[0].startswith(
-        "account,node,link,class")
+    assert {
+        "pipes.geojson",
+        "junctions.geojson",
+        "sources.geojson",
+        "valves.geojson",
+        "hydrants.geojson",
+        "customers.geojson",
+        "dmas.geojson",
+        "sensors.geojson",
+        "valves.csv",
+        "customers.csv",
+        "network.inp",
+    } <= set(files)
+    assert (
+        (tmp_path / "customers.csv")
+        .read_text()
+        .splitlines()[0]
+        .startswith("account,node,link,class")
+    )
     back, report = import_network(tmp_path)
     assert report.ok, report.issues[:5]
     assert back.counts() == demo_small.counts()
@@ -175,14 +196,22 @@ def test_demo_city_layer_folder_round_trip(demo_small: NetworkModel, tmp_path: P
         assert a.id == b.id and a.dma == b.dma
         assert math.dist(a.xy, b.xy) < 0.05
     for la, lb in zip(demo_small.links, back.links, strict=True):
-        assert (la.id, la.start, la.end, la.kind, la.status) == (lb.id, lb.start, lb.end,
-                                                                 lb.kind, lb.status)
+        assert (la.id, la.start, la.end, la.kind, la.status) == (
+            lb.id,
+            lb.start,
+            lb.end,
+            lb.kind,
+            lb.status,
+        )
         assert lb.length_m == pytest.approx(la.length_m)
     assert [s.code for s in back.sensors] == [s.code for s in demo_small.sensors]
     # the written .inp (metres of the model CRS) plus the CSVs give the same network
-    m3, rep3 = import_network(tmp_path / "network.inp", crs=demo_small.crs,
-                              valves=tmp_path / "valves.csv",
-                              customers=tmp_path / "customers.csv")
+    m3, rep3 = import_network(
+        tmp_path / "network.inp",
+        crs=demo_small.crs,
+        valves=tmp_path / "valves.csv",
+        customers=tmp_path / "customers.csv",
+    )
     assert rep3.ok
     assert len(m3.valves) == len(demo_small.valves)
     assert len(m3.customers) == len(demo_small.customers)

@@ -79,21 +79,58 @@ def test_sensor_code() -> None:
 ids = st.text(alphabet="ABCJPV0123456789-_", min_size=1, max_size=8)
 coords = st.floats(min_value=-179, max_value=179, allow_nan=False)
 elements = st.one_of(
-    st.builds(Node, id=ids, kind=st.sampled_from(["junction", "reservoir", "tank"]),
-              lon=coords, lat=st.floats(-80, 80), x=coords, y=coords,
-              attrs=st.dictionaries(st.sampled_from(["a", "b"]), st.integers())),
-    st.builds(Link, id=ids, start=ids, end=ids, length_m=st.floats(0, 1e4),
-              vertices=st.lists(st.tuples(coords, coords), max_size=3),
-              vertices_xy=st.lists(st.tuples(coords, coords), max_size=3)),
-    st.builds(IsolationValve, id=ids, link=ids, node=ids,
-              diameter_mm=st.none() | st.floats(1, 2000), operable=st.booleans()),
-    st.builds(Customer, account=ids, customer_class=st.sampled_from(CUSTOMER_CLASSES),
-              node=st.none() | ids, link=st.none() | ids, address=st.text(max_size=20)),
-    st.builds(DMA, code=ids, boundary_meters=st.lists(
-        st.builds(BoundaryMeter, link=ids, inflow=st.sampled_from([1, -1]),
-                  sensor=st.none() | ids), max_size=3)),
-    st.builds(SensorSite, code=ids, kind=st.sampled_from(["PT", "FT", "MT"]),
-              node=st.none() | ids, dma=st.none() | ids),
+    st.builds(
+        Node,
+        id=ids,
+        kind=st.sampled_from(["junction", "reservoir", "tank"]),
+        lon=coords,
+        lat=st.floats(-80, 80),
+        x=coords,
+        y=coords,
+        attrs=st.dictionaries(st.sampled_from(["a", "b"]), st.integers()),
+    ),
+    st.builds(
+        Link,
+        id=ids,
+        start=ids,
+        end=ids,
+        length_m=st.floats(0, 1e4),
+        vertices=st.lists(st.tuples(coords, coords), max_size=3),
+        vertices_xy=st.lists(st.tuples(coords, coords), max_size=3),
+    ),
+    st.builds(
+        IsolationValve,
+        id=ids,
+        link=ids,
+        node=ids,
+        diameter_mm=st.none() | st.floats(1, 2000),
+        operable=st.booleans(),
+    ),
+    st.builds(
+        Customer,
+        account=ids,
+        customer_class=st.sampled_from(CUSTOMER_CLASSES),
+        node=st.none() | ids,
+        link=st.none() | ids,
+        address=st.text(max_size=20),
+    ),
+    st.builds(
+        DMA,
+        code=ids,
+        boundary_meters=st.lists(
+            st.builds(
+                BoundaryMeter, link=ids, inflow=st.sampled_from([1, -1]), sensor=st.none() | ids
+            ),
+            max_size=3,
+        ),
+    ),
+    st.builds(
+        SensorSite,
+        code=ids,
+        kind=st.sampled_from(["PT", "FT", "MT"]),
+        node=st.none() | ids,
+        dma=st.none() | ids,
+    ),
 )
 
 

@@ -19,8 +19,12 @@ def index(demo_small: NetworkModel) -> SpatialIndex:
 
 def _bounds(model: NetworkModel) -> tuple[float, float, float, float]:
     ll = model.node_array("lonlat")
-    return (float(ll[:, 0].min()), float(ll[:, 1].min()), float(ll[:, 0].max()),
-            float(ll[:, 1].max()))
+    return (
+        float(ll[:, 0].min()),
+        float(ll[:, 1].min()),
+        float(ll[:, 0].max()),
+        float(ll[:, 1].max()),
+    )
 
 
 def brute_nearest(index: SpatialIndex, layer: str, lon: float, lat: float) -> float:
@@ -34,13 +38,17 @@ points = st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0))
 
 @settings(max_examples=40, deadline=None)
 @given(p=points)
-def test_nearest_matches_brute_force(demo_small: NetworkModel, index: SpatialIndex,
-                                     p: tuple[float, float]) -> None:
+def test_nearest_matches_brute_force(
+    demo_small: NetworkModel, index: SpatialIndex, p: tuple[float, float]
+) -> None:
     x0, y0, x1, y1 = _bounds(demo_small)
     lon = x0 - 0.01 + p[0] * (x1 - x0 + 0.02)
     lat = y0 - 0.01 + p[1] * (y1 - y0 + 0.02)
-    for layer, fn in (("pipes", index.nearest_pipe), ("valves", index.nearest_valve),
-                      ("hydrants", index.nearest_hydrant)):
+    for layer, fn in (
+        ("pipes", index.nearest_pipe),
+        ("valves", index.nearest_valve),
+        ("hydrants", index.nearest_hydrant),
+    ):
         hit = fn(lon, lat)
         assert hit is not None and hit.layer == layer
         assert hit.distance_m == pytest.approx(brute_nearest(index, layer, lon, lat), abs=1e-6)
@@ -48,31 +56,35 @@ def test_nearest_matches_brute_force(demo_small: NetworkModel, index: SpatialInd
         x, y = index.proj.point_xy(lon, lat)
         g = index.layer(layer).geoms[index.layer_ids(layer).index(hit.id)]
         assert float(shapely.distance(g, shapely.points(x, y))) == pytest.approx(
-            hit.distance_m, abs=1e-6)
+            hit.distance_m, abs=1e-6
+        )
 
 
 @settings(max_examples=40, deadline=None)
 @given(a=points, b=points)
-def test_bbox_matches_brute_force(demo_small: NetworkModel, index: SpatialIndex,
-                                  a: tuple[float, float], b: tuple[float, float]) -> None:
+def test_bbox_matches_brute_force(
+    demo_small: NetworkModel, index: SpatialIndex, a: tuple[float, float], b: tuple[float, float]
+) -> None:
     x0, y0, x1, y1 = _bounds(demo_small)
     lons = sorted(x0 + t * (x1 - x0) for t in (a[0], b[0]))
     lats = sorted(y0 + t * (y1 - y0) for t in (a[1], b[1]))
-    got = index.in_bbox(lons[0], lats[0], lons[1], lats[1],
-                        layers=["nodes", "hydrants", "pipes"])
+    got = index.in_bbox(lons[0], lats[0], lons[1], lats[1], layers=["nodes", "hydrants", "pipes"])
 
     def inside(lon: float, lat: float) -> bool:
         return lons[0] <= lon <= lons[1] and lats[0] <= lat <= lats[1]
 
     def on_edge(lon: float, lat: float) -> bool:  # within rounding (1e-7 deg) of an edge
-        return min(abs(lon - lons[0]), abs(lon - lons[1]), abs(lat - lats[0]),
-                   abs(lat - lats[1])) < 3e-7
+        return (
+            min(abs(lon - lons[0]), abs(lon - lons[1]), abs(lat - lats[0]), abs(lat - lats[1]))
+            < 3e-7
+        )
 
     want_n = {n.id for n in demo_small.nodes if inside(*n.lonlat)}
     edge_n = {n.id for n in demo_small.nodes if on_edge(*n.lonlat)}
     assert set(got["nodes"]) ^ want_n <= edge_n
-    hyd = [(h.id, h.lon, h.lat) for h in demo_small.hydrants
-           if h.lon is not None and h.lat is not None]
+    hyd = [
+        (h.id, h.lon, h.lat) for h in demo_small.hydrants if h.lon is not None and h.lat is not None
+    ]
     want_h = {i for i, lon, lat in hyd if inside(lon, lat)}
     edge_h = {i for i, lon, lat in hyd if on_edge(lon, lat)}
     assert set(got["hydrants"]) ^ want_h <= edge_h

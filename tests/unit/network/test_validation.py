@@ -66,8 +66,10 @@ def test_every_problem_is_listed_not_only_the_first() -> None:
 
 def test_unsupplied_component_is_a_warning_and_no_source_an_error() -> None:
     m = tiny_model()
-    m.nodes += [Node(id="K1", lon=117.0, lat=31.0, x=1.0, y=1.0),
-                Node(id="K2", lon=117.0, lat=31.0, x=2.0, y=2.0)]
+    m.nodes += [
+        Node(id="K1", lon=117.0, lat=31.0, x=1.0, y=1.0),
+        Node(id="K2", lon=117.0, lat=31.0, x=2.0, y=2.0),
+    ]
     m.links.append(Link(id="Q1", start="K1", end="K2", length_m=3.0, diameter_m=0.1))
     m.reindex()
     report = validate_model(m)

@@ -21,12 +21,18 @@ def net3_sites() -> list[SensorSite]:
 
 @pytest.fixture(scope="session")
 def net3_burst(net3_sites: list[SensorSite]) -> ScenarioResult:
-    cfg = ScenarioConfig(network="Net3", start=START, duration_s=6 * 3600, seed=7,
-                         bursts=[Burst(pipe="151", start_s=3 * 3600, hole_area_m2=0.002)])
+    cfg = ScenarioConfig(
+        network="Net3",
+        start=START,
+        duration_s=6 * 3600,
+        seed=7,
+        bursts=[Burst(pipe="151", start_s=3 * 3600, hole_area_m2=0.002)],
+    )
     return run_scenario(cfg, net3_sites)
 
 
 @pytest.fixture(scope="session")
 def net3_stream(net3_burst: ScenarioResult) -> Stream:
-    return build_stream(net3_burst, FleetConfig(seed=7, faults=FaultPlan.every(2),
-                                                push_window_s=600))
+    return build_stream(
+        net3_burst, FleetConfig(seed=7, faults=FaultPlan.every(2), push_window_s=600)
+    )

@@ -28,9 +28,24 @@ def test_parsers() -> None:
 
 def test_scenario_command_writes_readings_and_ground_truth(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = CliRunner().invoke(app, ["scenario", "--network", "Net1", "--duration", "7200",
-                                   "--burst", "21@3600:0.001", "--faults", "every:1",
-                                   "--start", "2025-03-01T00:00:00+00:00", "--out", str(out)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "scenario",
+            "--network",
+            "Net1",
+            "--duration",
+            "7200",
+            "--burst",
+            "21@3600:0.001",
+            "--faults",
+            "every:1",
+            "--start",
+            "2025-03-01T00:00:00+00:00",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     truth = json.loads((out / "ground_truth.json").read_text())
     assert truth["scenario"]["events"]["bursts"][0]["pipe"] == "21"
@@ -47,8 +62,9 @@ def test_register_adds_a_simulate_group() -> None:
         typer.echo("0")
 
     register(parent)
-    res = CliRunner().invoke(parent, ["simulate", "load", "--generate-only", "--meters", "1000",
-                                      "--pressure", "10"])
+    res = CliRunner().invoke(
+        parent, ["simulate", "load", "--generate-only", "--meters", "1000", "--pressure", "10"]
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["readings"] > 0
 
@@ -63,8 +79,9 @@ def test_demo_city_sites_and_a_short_scenario() -> None:
     codes = {s.code for s in demo.sites}
     assert codes <= {s.code for s in demo.model.sensors}
     assert set(demo.classes.values()) <= {"residential", "commercial", "industrial", "critical"}
-    cfg = ScenarioConfig(network="demo:small", start=START, duration_s=3600, seed=7,
-                         customer_classes=demo.classes)
+    cfg = ScenarioConfig(
+        network="demo:small", start=START, duration_s=3600, seed=7, customer_classes=demo.classes
+    )
     result = run_scenario(cfg, demo.sites)
     stream = build_stream(result, FleetConfig(seed=7, push_window_s=60))
     exp = stream.truth()["expected"]

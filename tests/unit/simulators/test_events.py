@@ -18,8 +18,7 @@ from simulators.sites import SensorSite as Site
 from tests.unit.simulators.conftest import START
 
 
-def test_burst_pressure_drop_is_visible_at_the_nearest_sensors(
-        net3_burst: ScenarioResult) -> None:
+def test_burst_pressure_drop_is_visible_at_the_nearest_sensors(net3_burst: ScenarioResult) -> None:
     """Against the same scenario without the burst (same seed, so the same sensor noise)."""
     res = net3_burst
     b = res.config.bursts[0]
@@ -29,9 +28,14 @@ def test_burst_pressure_drop_is_visible_at_the_nearest_sensors(
     for s in [*near, far]:
         diff = (base.series(s.code) - res.series(s.code)).to_numpy()
         assert np.all(diff[res.times < b.start_s] == 0)  # identical until the burst
-    drop = {s.code: float((base.series(s.code) - res.series(s.code))[
-        (res.times > b.start_s) & (res.times <= b.start_s + 3600)].mean())
-        for s in [*near, far]}
+    drop = {
+        s.code: float(
+            (base.series(s.code) - res.series(s.code))[
+                (res.times > b.start_s) & (res.times <= b.start_s + 3600)
+            ].mean()
+        )
+        for s in [*near, far]
+    }
     for s in near:
         assert drop[s.code] > 1.0, drop  # metres, far above the 0.05 m sensor noise
     assert drop[near[0].code] > 5 * drop[far.code]
@@ -57,8 +61,10 @@ def test_growing_burst_steps_up(net3_sites: list[SensorSite]) -> None:
     b = Burst(pipe="151", start_s=3600, hole_area_m2=0.004, growth_s=1800, steps=4)
     assert [a for _, a in b.schedule()] == [0.001] * 4
     assert [t for t, _ in b.schedule()] == [3600, 4200, 4800, 5400]
-    res = run_scenario(ScenarioConfig(network="Net3", start=START, duration_s=7200, seed=1,
-                                      bursts=[b]), net3_sites[:5])
+    res = run_scenario(
+        ScenarioConfig(network="Net3", start=START, duration_s=7200, seed=1, bursts=[b]),
+        net3_sites[:5],
+    )
     flow = np.array(res.events["bursts"][0]["flow_m3s"])
     at = [flow[t // 60 + 1] for t, _ in b.schedule()]
     assert all(x < y for x, y in itertools.pairwise(at))
@@ -69,8 +75,17 @@ def test_closure_shows_in_the_readings(net3_sites: list[SensorSite]) -> None:
     flow_site = next(s for s in net3_sites if s.kind == "flow" and s.element == "20")
     sites = [flow_site, Site(code="FT-D01-000900", kind="flow", element="177", zone="D01")]
     plan = Closure(links=("177",), t_close=3600, t_open=5400)
-    res = run_scenario(ScenarioConfig(network="Net3", start=START, duration_s=7200, seed=2,
-                                      closures=[plan], noise=NoiseModel.exact()), sites)
+    res = run_scenario(
+        ScenarioConfig(
+            network="Net3",
+            start=START,
+            duration_s=7200,
+            seed=2,
+            closures=[plan],
+            noise=NoiseModel.exact(),
+        ),
+        sites,
+    )
     q = res.series("FT-D01-000900")
     assert abs(q[1800]) > 1.0  # L/s before the closure
     assert np.all(np.abs(q[(q.index > 3600) & (q.index < 5400)]) < 1e-3)
@@ -83,10 +98,17 @@ def test_closure_shows_in_the_readings(net3_sites: list[SensorSite]) -> None:
 
 def test_background_leakage_adds_flow_but_not_meter_use(net3_sites: list[SensorSite]) -> None:
     meters = [s for s in net3_sites if s.kind == "meter"][:5]
-    base = ScenarioConfig(network="Net3", start=START, duration_s=3600, seed=3,
-                          noise=NoiseModel.exact())
-    leaky = ScenarioConfig(network="Net3", start=START, duration_s=3600, seed=3,
-                           noise=NoiseModel.exact(), background=BackgroundLeakage(5e-5))
+    base = ScenarioConfig(
+        network="Net3", start=START, duration_s=3600, seed=3, noise=NoiseModel.exact()
+    )
+    leaky = ScenarioConfig(
+        network="Net3",
+        start=START,
+        duration_s=3600,
+        seed=3,
+        noise=NoiseModel.exact(),
+        background=BackgroundLeakage(5e-5),
+    )
     a, b = run_scenario(base, meters), run_scenario(leaky, meters)
     bg = b.events["background_leakage"]
     assert bg["nodes"] > 50 and bg["mean_flow_m3s"] > 0.001

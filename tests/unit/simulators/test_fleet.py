@@ -25,8 +25,10 @@ Row = tuple[str | None, int | None, float | None, str, str | None]
 
 UTILITY_TZ = ZoneInfo("Asia/Shanghai")  # WATERNET_TIMEZONE by default
 
-def _ingest_like(stream: Stream, result: ScenarioResult, model: IngestModel,
-                 token: str) -> list[list[Row]]:
+
+def _ingest_like(
+    stream: Stream, result: ScenarioResult, model: IngestModel, token: str
+) -> list[list[Row]]:
     """What an ingest worker built on the telemetry codecs would do with each message."""
     specs = {}
     for s in result.sites:
@@ -40,18 +42,22 @@ def _ingest_like(stream: Stream, result: ScenarioResult, model: IngestModel,
         if msg.kind == "ctwing":
             res = platforms.parse_ctwing(msg.payload, max_bytes=1 << 20, lookup=lookup)
         elif msg.kind == "onenet":
-            res = platforms.parse_onenet(msg.payload, token=token, max_bytes=1 << 20,
-                                         lookup=lookup)
+            res = platforms.parse_onenet(msg.payload, token=token, max_bytes=1 << 20, lookup=lookup)
         else:
             # as the worker does: CJ/T 188 meter clocks read in the utility's zone
             res = parse_message(msg.target, msg.payload, max_bytes=1 << 20, meter_tz=UTILITY_TZ)
-        rows: list[Row] = [(r.sensor_code, None, None, QUARANTINED, str(r.reason))
-                           for r in res.rejects]
+        rows: list[Row] = [
+            (r.sensor_code, None, None, QUARANTINED, str(r.reason)) for r in res.rejects
+        ]
         for r in res.readings:
             ts = round(r.ts.timestamp() * 1000)
-            reason = validate(r, specs.get(r.sensor_code), now=now,
-                              future_margin=timedelta(seconds=model.future_margin_s),
-                              max_age=timedelta(seconds=model.max_age_s))
+            reason = validate(
+                r,
+                specs.get(r.sensor_code),
+                now=now,
+                future_margin=timedelta(seconds=model.future_margin_s),
+                max_age=timedelta(seconds=model.max_age_s),
+            )
             if reason is not None:
                 rows.append((r.sensor_code, ts, r.value, QUARANTINED, str(reason)))
             elif (r.sensor_code, ts) in seen:
@@ -68,12 +74,15 @@ def _expected(msg: Message) -> list[Row]:
 
 
 def test_every_message_decodes_to_its_expected_outcome(
-        net3_stream: Stream, net3_burst: ScenarioResult) -> None:
+    net3_stream: Stream, net3_burst: ScenarioResult
+) -> None:
     cfg = FleetConfig()
     actual = _ingest_like(net3_stream, net3_burst, cfg.ingest, cfg.onenet_token)
-    mismatches = [(msg.seq, msg.kind, sorted(map(str, got)), sorted(map(str, _expected(msg))))
-                  for msg, got in zip(net3_stream.messages, actual, strict=True)
-                  if sorted(map(str, got)) != sorted(map(str, _expected(msg)))]
+    mismatches = [
+        (msg.seq, msg.kind, sorted(map(str, got)), sorted(map(str, _expected(msg))))
+        for msg, got in zip(net3_stream.messages, actual, strict=True)
+        if sorted(map(str, got)) != sorted(map(str, _expected(msg)))
+    ]
     assert not mismatches[:5]
     kinds = Counter(msg.kind for msg in net3_stream.messages)
     assert set(kinds) == {"telemetry", "batch", "raw", "ctwing", "onenet"}
@@ -98,16 +107,26 @@ def test_every_fault_type_is_injected_and_counted(net3_stream: Stream) -> None:
         assert counts[ftype] == getattr(plan, ftype), ftype
     exp = truth["expected"]
     reasons = exp["quarantined_by_reason"]
-    for reason in ("malformed_json", "bad_checksum", "bad_crc", "unknown_sensor",
-                   "future_timestamp", "too_old"):
+    for reason in (
+        "malformed_json",
+        "bad_checksum",
+        "bad_crc",
+        "unknown_sensor",
+        "future_timestamp",
+        "too_old",
+    ):
         assert reasons.get(reason, 0) > 0, reason
     assert exp["duplicate"] > 0
     n_expect = sum(len(m.expect) for m in net3_stream.messages)
     assert exp["stored"] + exp["quarantined"] + exp["duplicate"] == n_expect
     readings = truth["readings"]
-    assert readings["generated"] - readings["dropped"] + len(truth["unknown_codes"]) \
-        + sum(m.readings for m in net3_stream.messages if "fault:duplicate" in m.tags) \
+    assert (
+        readings["generated"]
+        - readings["dropped"]
+        + len(truth["unknown_codes"])
+        + sum(m.readings for m in net3_stream.messages if "fault:duplicate" in m.tags)
         == readings["sent"]
+    )
 
 
 def test_reading_faults_change_what_is_sent(net3_stream: Stream) -> None:
@@ -125,15 +144,19 @@ def test_reading_faults_change_what_is_sent(net3_stream: Stream) -> None:
             assert (f["ts"], f["value"]) not in sent.get(f["sensor"], [])
         if f["type"] == "clock_skew":
             skew = round(f["skew_s"] * 1000)
-            moved = [ts for ts, _ in sent[f["sensor"]]
-                     if f["from_ts"] + skew <= ts < f["to_ts"] + skew]
+            moved = [
+                ts for ts, _ in sent[f["sensor"]] if f["from_ts"] + skew <= ts < f["to_ts"] + skew
+            ]
             assert len(moved) >= f["readings"]
 
 
 def test_gateway_outage_flushes_its_backlog(net3_stream: Stream) -> None:
     outage = next(f for f in net3_stream.faults if f["type"] == "gateway_offline")
-    held = [m for m in net3_stream.messages if m.target.endswith("/" + outage["gateway"])
-            and "fault:gateway_offline" in m.tags]
+    held = [
+        m
+        for m in net3_stream.messages
+        if m.target.endswith("/" + outage["gateway"]) and "fault:gateway_offline" in m.tags
+    ]
     assert len(held) == 60  # an hour of one-minute batches
     assert all(m.send_at >= outage["to_ts"] / 1000 for m in held)
     assert all(outage["from_ts"] <= m.expect[0].ts_ms < outage["to_ts"] for m in held)
@@ -146,8 +169,11 @@ def test_out_of_order_and_duplicates(net3_stream: Stream) -> None:
     assert late
     for m in late:
         ts = min(e.ts_ms for e in m.expect if e.ts_ms is not None)
-        earlier_but_newer = [o for o in net3_stream.messages[: m.seq] if o.target == m.target
-                             and any(e.ts_ms and e.ts_ms > ts for e in o.expect)]
+        earlier_but_newer = [
+            o
+            for o in net3_stream.messages[: m.seq]
+            if o.target == m.target and any(e.ts_ms and e.ts_ms > ts for e in o.expect)
+        ]
         assert earlier_but_newer
     dups = [m for m in net3_stream.messages if "fault:duplicate" in m.tags]
     assert dups
@@ -163,8 +189,7 @@ def test_stream_files(net3_stream: Stream, tmp_path: Path) -> None:
     assert len(lines) == truth["messages"]["total"] == len(net3_stream.messages)
     first = json.loads(lines[0])
     assert set(first) >= {"seq", "send_at", "transport", "kind", "target", "expect", "tags"}
-    stored = sum(1 for line in lines for e in json.loads(line)["expect"]
-                 if e["outcome"] == STORED)
+    stored = sum(1 for line in lines for e in json.loads(line)["expect"] if e["outcome"] == STORED)
     assert stored == truth["expected"]["stored"]
 
 

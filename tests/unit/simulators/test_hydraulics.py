@@ -37,8 +37,16 @@ def _direct_net1(duration: int, step: int, tmp: Path) -> Any:
 def test_pressures_and_flows_match_a_direct_wntr_run(tmp_path: Path) -> None:
     wn = wntr.network.WaterNetworkModel(str(files("wntr") / "library" / "networks" / "Net1.inp"))
     sites = sites_from_network(wn, seed=3, n_pressure=6)
-    cfg = ScenarioConfig(network="Net1", start=START, duration_s=8 * 3600, step_s=300,
-                         sample_s=300, demand="original", noise=NoiseModel.exact(), seed=3)
+    cfg = ScenarioConfig(
+        network="Net1",
+        start=START,
+        duration_s=8 * 3600,
+        step_s=300,
+        sample_s=300,
+        demand="original",
+        noise=NoiseModel.exact(),
+        seed=3,
+    )
     result = run_scenario(cfg, sites)
     direct = _direct_net1(8 * 3600, 300, tmp_path)
     compared = 0
@@ -56,20 +64,22 @@ def test_pressures_and_flows_match_a_direct_wntr_run(tmp_path: Path) -> None:
     assert compared >= 8  # 6 pressure sensors, pump and source flows, the tank level
 
 
-def test_class_demands_match_a_direct_run_of_the_same_network(
-        net3_burst: ScenarioResult) -> None:
+def test_class_demands_match_a_direct_run_of_the_same_network(net3_burst: ScenarioResult) -> None:
     wn, _, _ = prepare_network(net3_burst.config)
     direct = simulate(wn)
     for s in net3_burst.sites:
         if s.kind == "pressure":
-            ref = np.interp(net3_burst.times, direct.node["pressure"].index.to_numpy(dtype=float),
-                            direct.node["pressure"][s.element].to_numpy(dtype=float))
-            np.testing.assert_allclose(net3_burst.series(s.code, measured=False), ref,
-                                       atol=1e-6)
+            ref = np.interp(
+                net3_burst.times,
+                direct.node["pressure"].index.to_numpy(dtype=float),
+                direct.node["pressure"][s.element].to_numpy(dtype=float),
+            )
+            np.testing.assert_allclose(net3_burst.series(s.code, measured=False), ref, atol=1e-6)
 
 
 def test_meter_registers_integrate_their_share_of_junction_demand(
-        net3_burst: ScenarioResult) -> None:
+    net3_burst: ScenarioResult,
+) -> None:
     res = net3_burst
     demand_df = res.results.node["demand"]
     htimes = demand_df.index.to_numpy(dtype=float)
@@ -112,10 +122,15 @@ def test_noise_bias_and_quantisation(net3_burst: ScenarioResult) -> None:
         err = meas - truth
         assert 0 < err.std() < 0.2
         assert abs(err.mean()) < 0.6  # bias ~ N(0, 0.1 m)
-    exact = run_scenario(ScenarioConfig(network="Net1", start=START, duration_s=3600,
-                                        noise=NoiseModel.exact()),
-                         sites_from_network(wntr.network.WaterNetworkModel(
-                             str(files("wntr") / "library" / "networks" / "Net1.inp")), seed=0))
+    exact = run_scenario(
+        ScenarioConfig(network="Net1", start=START, duration_s=3600, noise=NoiseModel.exact()),
+        sites_from_network(
+            wntr.network.WaterNetworkModel(
+                str(files("wntr") / "library" / "networks" / "Net1.inp")
+            ),
+            seed=0,
+        ),
+    )
     np.testing.assert_array_equal(exact.measured, exact.truth)
 
 

@@ -39,8 +39,9 @@ def test_http_pushes_post_the_exact_bytes_and_retry_on_5xx(net3_stream: Stream) 
         return httpx.Response(200)
 
     urls = default_http_urls("http://ingest.test", ctwing_key="k1")
-    pub = HttpPublisher(urls, backoff_s=0.0, client=httpx.Client(
-        transport=httpx.MockTransport(handler)))
+    pub = HttpPublisher(
+        urls, backoff_s=0.0, client=httpx.Client(transport=httpx.MockTransport(handler))
+    )
     pushes = [m for m in net3_stream.messages if m.transport == "http"]
     stats = replay(pushes, speed=0, http_pub=pub)
     assert stats.messages == len(pushes) == len(calls)
@@ -58,15 +59,29 @@ def test_replay_follows_simulated_time_divided_by_speed() -> None:
         slept.append(dt)
         now[0] += dt
 
-    msgs = [Message(seq=i, send_at=1000.0 + 60 * i, transport="http", kind="ctwing",
-                    target="ctwing", payload=b"{}") for i in range(4)]
+    msgs = [
+        Message(
+            seq=i,
+            send_at=1000.0 + 60 * i,
+            transport="http",
+            kind="ctwing",
+            target="ctwing",
+            payload=b"{}",
+        )
+        for i in range(4)
+    ]
 
     class Sink:
         def post(self, platform: str, body: bytes) -> int:
             return 200
 
-    stats = replay(msgs, speed=60, http_pub=Sink(), sleep=sleep,  # type: ignore[arg-type]
-                   clock=lambda: now[0])
+    stats = replay(
+        msgs,
+        speed=60,
+        http_pub=Sink(),
+        sleep=sleep,  # type: ignore[arg-type]
+        clock=lambda: now[0],
+    )
     assert slept == pytest.approx([1.0, 1.0, 1.0])  # a simulated minute per wall second
     assert stats.messages == 4
 
@@ -88,8 +103,11 @@ def test_load_stream_is_valid_telemetry() -> None:
         assert not res.rejects and len(res.readings) == n
         codes.update(r.sensor_code for r in res.readings)
     assert len(codes) == 280
-    single = list(iter_load(LoadConfig(meters=3, pressure=2, zones=1, batch=1,
-                                       start_ms=1_740_000_000_000), rounds=3))
+    single = list(
+        iter_load(
+            LoadConfig(meters=3, pressure=2, zones=1, batch=1, start_ms=1_740_000_000_000), rounds=3
+        )
+    )
     stamps: dict[str, list[float]] = {}
     for topic, payload, _ in single:
         r = parse_message(topic, payload, max_bytes=1024).readings[0]
@@ -104,6 +122,7 @@ def test_publish_to_local_mosquitto(net3_burst: ScenarioResult) -> None:
     received: list[tuple[str, bytes]] = []
     ready = threading.Event()
     sub = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2)
+
     def on_connect(c: Any, u: Any, f: Any, rc: Any, p: Any = None) -> None:
         c.subscribe(prefix + "#", qos=1)
         ready.set()
@@ -125,8 +144,14 @@ def test_publish_to_local_mosquitto(net3_burst: ScenarioResult) -> None:
         pub.close()
         assert stats.messages == len(mqtt_msgs) and pub.acked == len(mqtt_msgs)
         fast = FastMqttPublisher("mqtt://127.0.0.1:1883", qos=1, max_inflight=500)
-        load = list(iter_load(LoadConfig(meters=900, pressure=100, zones=2, batch=10,
-                                         topic_prefix=prefix + "load/"), rounds=1))
+        load = list(
+            iter_load(
+                LoadConfig(
+                    meters=900, pressure=100, zones=2, batch=10, topic_prefix=prefix + "load/"
+                ),
+                rounds=1,
+            )
+        )
         for topic, payload, _ in load:
             fast.publish(topic, payload)
         assert fast.flush(30)

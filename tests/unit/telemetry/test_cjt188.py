@@ -70,8 +70,12 @@ def test_meter_time_in_a_zone() -> None:
 
 
 def test_encoder_reproduces_vector_a() -> None:
-    frame = cjt188.encode_read_reply(address="12345678", volume_m3=1234.56, settlement_m3=1200.0,
-                                     meter_time=datetime(2024, 3, 15, 8, 30))
+    frame = cjt188.encode_read_reply(
+        address="12345678",
+        volume_m3=1234.56,
+        settlement_m3=1200.0,
+        meter_time=datetime(2024, 3, 15, 8, 30),
+    )
     assert frame == hx(CJT_A)
 
 
@@ -125,8 +129,9 @@ def test_semantic_errors() -> None:
 
 
 def test_short_reply_with_volume_only() -> None:
-    body = bytes([0x68, 0x10, 1, 0, 0, 0, 0, 0, 0, 0x81, 8, 0x90, 0x1F, 7,
-                  0x00, 0x01, 0x00, 0x00, 0x2C])
+    body = bytes(
+        [0x68, 0x10, 1, 0, 0, 0, 0, 0, 0, 0x81, 8, 0x90, 0x1F, 7, 0x00, 0x01, 0x00, 0x00, 0x2C]
+    )
     r = cjt188.decode(body + bytes([sum(body) & 0xFF, 0x16]))
     assert r.volume_m3 == pytest.approx(1.0) and r.meter_time is None and r.status is None
     assert r.ser == 7
@@ -155,12 +160,26 @@ times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12
     preamble=st.booleans(),
     ser=st.integers(0, 255),
 )
-def test_round_trip(address, hundredths, settlement, meter_time, status, di_order,  # type: ignore[no-untyped-def]
-                    preamble, ser) -> None:
+def test_round_trip(
+    address,
+    hundredths,
+    settlement,
+    meter_time,
+    status,
+    di_order,  # type: ignore[no-untyped-def]
+    preamble,
+    ser,
+) -> None:
     frame = cjt188.encode_read_reply(
-        address=address, volume_m3=hundredths / 100,
+        address=address,
+        volume_m3=hundredths / 100,
         settlement_m3=None if settlement is None else settlement / 100,
-        meter_time=meter_time, status=status, di_order=di_order, preamble=preamble, ser=ser)
+        meter_time=meter_time,
+        status=status,
+        di_order=di_order,
+        preamble=preamble,
+        ser=ser,
+    )
     r = cjt188.decode(frame)
     assert r.address == address and r.volume_hundredths == hundredths
     assert r.settlement_m3 == (None if settlement is None else pytest.approx(settlement / 100))

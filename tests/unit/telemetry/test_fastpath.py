@@ -88,7 +88,7 @@ TRICKY = [
     b'{"ts": NOW, "v": 2.5}\xff',
     b'\xef\xbb\xbf{"ts": NOW, "v": 2.5}',
     b'{"ts": NOW, "v": 2.5, "q": 1}  ',
-    b'[' * 5000 + b']' * 5000,
+    b"[" * 5000 + b"]" * 5000,
 ]
 
 
@@ -143,14 +143,13 @@ def test_fast_path_takes_the_common_case_and_declines_the_rest() -> None:
         return fastpath.rows(topic, _dump(doc), table, lo=lo, hi=hi, max_payload=4096)
 
     good = {"s": "PT-D01-000001", "ts": NOW_MS, "v": 3.5, "q": 0}
-    assert rows("waternet/v1/batch/GW-1", {"readings": [good, {**good, "s": "PS-X-000005",
-                                                              "v": 1}]}) == [
+    assert rows(
+        "waternet/v1/batch/GW-1", {"readings": [good, {**good, "s": "PS-X-000005", "v": 1}]}
+    ) == [
         (1, NOW, 3.5, 0),
         (5, NOW, 1.0, 0),
     ]
-    assert rows("waternet/v1/telemetry/PT-D01-000002", {"ts": NOW_MS, "v": 2}) == [
-        (2, NOW, 2.0, 0)
-    ]
+    assert rows("waternet/v1/telemetry/PT-D01-000002", {"ts": NOW_MS, "v": 2}) == [(2, NOW, 2.0, 0)]
     for bad in (
         {**good, "s": "PT-D01-000003"},  # disabled
         {**good, "s": "FT-D01-000004"},  # kind mismatch
@@ -161,8 +160,12 @@ def test_fast_path_takes_the_common_case_and_declines_the_rest() -> None:
         {**good, "u": "m"},  # a unit: the general path converts
     ):
         assert rows("waternet/v1/batch/GW-1", {"readings": [good, bad]}) is None
-    assert table.entries.keys() == {"PT-D01-000001", "PT-D01-000002", "PS-X-000005",
-                                    "LT-D02-000006"}
+    assert table.entries.keys() == {
+        "PT-D01-000001",
+        "PT-D01-000002",
+        "PS-X-000005",
+        "LT-D02-000006",
+    }
     assert timedelta(0) < hi - NOW
 
 
@@ -170,8 +173,9 @@ def test_a_fast_path_failure_falls_back_to_the_general_path(monkeypatch: Any) ->
     def broken(*_a: Any, **_k: Any) -> None:
         raise RuntimeError("a bug")
 
-    msg = Incoming("mqtt", "waternet/v1/telemetry/PT-D01-000001", _dump({"ts": NOW_MS, "v": 2}),
-                   NOW, None)
+    msg = Incoming(
+        "mqtt", "waternet/v1/telemetry/PT-D01-000001", _dump({"ts": NOW_MS, "v": 2}), NOW, None
+    )
     monkeypatch.setattr(fastpath, "rows", broken)
     batch = process([msg], registry=REGISTRY, policy=POLICY, now=NOW)
     assert batch.rows == [(1, NOW, 2.0, 0)] and batch.quarantine == []

@@ -66,8 +66,12 @@ def test_varint_round_trip(n: int) -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.sampled_from([0x30, 0x32, 0x34, 0x36, 0x90, 0xD0]), st.binary(max_size=40),
-       st.binary(max_size=8), st.booleans())
+@given(
+    st.sampled_from([0x30, 0x32, 0x34, 0x36, 0x90, 0xD0]),
+    st.binary(max_size=40),
+    st.binary(max_size=8),
+    st.booleans(),
+)
 def test_garbage_raises_only_protocol_errors(
     first: int, body: bytes, tail: bytes, v5: bool
 ) -> None:
@@ -83,7 +87,12 @@ def test_garbage_raises_only_protocol_errors(
 
 def test_control_packets() -> None:
     connect = wire.connect_packet(
-        client_id="w1", v5=True, clean_start=False, keepalive=30, username="u", password="p",
+        client_id="w1",
+        v5=True,
+        clean_start=False,
+        keepalive=30,
+        username="u",
+        password="p",
         session_expiry=3600,
     )
     assert connect[0] == 0x10

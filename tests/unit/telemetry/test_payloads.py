@@ -82,8 +82,11 @@ def test_batch_rejects_only_the_bad_reading() -> None:
     assert [x.sensor_code for x in r.readings] == ["PT-D03-000123", "FT-D03-000001"]
     assert all(x.source == "mqtt/batch/gw-01" for x in r.readings)
     assert [(j.index, j.reason) for j in r.rejects] == [
-        (1, Reason.BAD_SENSOR_CODE), (3, Reason.BAD_TIMESTAMP), (4, Reason.BAD_SENSOR_CODE),
-        (5, Reason.NAN)]
+        (1, Reason.BAD_SENSOR_CODE),
+        (3, Reason.BAD_TIMESTAMP),
+        (4, Reason.BAD_SENSOR_CODE),
+        (5, Reason.NAN),
+    ]
     assert r.rejects[1].sensor_code == "FT-D03-000001" and r.rejects[0].sensor_code is None
     assert b'"bad"' in r.rejects[1].raw
 
@@ -107,7 +110,8 @@ def test_raw_frame_errors_carry_decoder_reason() -> None:
     bad[-2] ^= 0xFF
     assert _reason("waternet/v1/raw/MT-D03-000007", bytes(bad)) == "bad_checksum"
     no_volume = cjt188.encode_read_reply(address="1", volume_m3=0).replace(
-        bytes([0x00, 0x00, 0x00, 0x00, 0x2C]), b"\xff" * 5, 1)
+        bytes([0x00, 0x00, 0x00, 0x00, 0x2C]), b"\xff" * 5, 1
+    )
     no_volume = no_volume[:-2] + bytes([sum(no_volume[4:-2]) & 0xFF, 0x16])
     assert _reason("waternet/v1/raw/MT-D03-000007", no_volume) == Reason.MISSING_VALUE
 
@@ -121,14 +125,21 @@ def test_raw_wnframe() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
-                                                                max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 readingish = st.fixed_dictionaries(
-    {}, optional={"s": st.sampled_from(["PT-D03-000123", "FT-X-000001", "bad"]) | st.text(),
-                  "ts": st.integers(-10, 2**53) | st.text(max_size=30) | json_values,
-                  "v": json_values, "q": json_values, "u": json_values})
+    {},
+    optional={
+        "s": st.sampled_from(["PT-D03-000123", "FT-X-000001", "bad"]) | st.text(),
+        "ts": st.integers(-10, 2**53) | st.text(max_size=30) | json_values,
+        "v": json_values,
+        "q": json_values,
+        "u": json_values,
+    },
+)
 topics = st.sampled_from([T, "waternet/v1/batch/gw1", "waternet/v1/raw/MT-D03-000001"]) | st.text()
 
 
@@ -141,8 +152,12 @@ def test_fuzz_bytes_never_raise(topic: str, payload: bytes) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(topic=topics, doc=json_values | readingish | st.fixed_dictionaries(
-    {"readings": st.lists(readingish | json_values, max_size=6)}))
+@given(
+    topic=topics,
+    doc=json_values
+    | readingish
+    | st.fixed_dictionaries({"readings": st.lists(readingish | json_values, max_size=6)}),
+)
 def test_fuzz_json_never_raise(topic: str, doc: object) -> None:
     payload = json.dumps(doc).encode()
     r = parse_message(topic, payload, max_bytes=MAX)

@@ -19,6 +19,7 @@ MAX = 65536
 def test_onenet_signature_known_value() -> None:
     # base64(md5("tok" + "abcdefgh" + "hello")) computed independently of the helper
     import hashlib
+
     expected = base64.b64encode(hashlib.md5(b"tokabcdefghhello").digest()).decode()
     assert pf.onenet_signature(token="tok", nonce="abcdefgh", msg="hello") == expected
 
@@ -26,8 +27,9 @@ def test_onenet_signature_known_value() -> None:
 def test_onenet_url_verification() -> None:
     sig = pf.onenet_signature(token="tok", nonce="n0nce123", msg="ping")
     assert pf.onenet_verify_url(msg="ping", nonce="n0nce123", signature=sig, token="tok")
-    assert pf.onenet_verify_url(msg="ping", nonce="n0nce123", signature=sig.replace("+", " "),
-                                token="tok")
+    assert pf.onenet_verify_url(
+        msg="ping", nonce="n0nce123", signature=sig.replace("+", " "), token="tok"
+    )
     assert not pf.onenet_verify_url(msg="ping", nonce="n0nce123", signature=sig, token="other")
     assert not pf.onenet_verify_url(msg="pong", nonce="n0nce123", signature=sig, token="tok")
     assert not pf.onenet_verify_url(msg="ping", nonce="n0nce124", signature=sig, token="tok")
@@ -36,20 +38,30 @@ def test_onenet_url_verification() -> None:
 
 def test_onenet_both_formats_accept_and_refuse() -> None:
     for new_format in (False, True):
-        push = pf.onenet_push(token="tok", imei=IMEI, dev_id=12345, frame=hx(CJT_A), ts=TS,
-                              nonce="abcdefgh", new_format=new_format)
+        push = pf.onenet_push(
+            token="tok",
+            imei=IMEI,
+            dev_id=12345,
+            frame=hx(CJT_A),
+            ts=TS,
+            nonce="abcdefgh",
+            new_format=new_format,
+        )
         assert ("signature" in push) == new_format and ("msg_signature" in push) != new_format
         body = pf.push_body(push)
         assert pf.onenet_verify_body(body, token="tok")
         assert not pf.onenet_verify_body(body, token="tok2")
         r = pf.parse_onenet(body, token="tok", max_bytes=MAX, lookup=LOOKUP)
         assert [(x.sensor_code, x.value, x.source) for x in r.readings] == [
-            ("MT-D03-000007", 1234.56, "onenet")]
+            ("MT-D03-000007", 1234.56, "onenet")
+        ]
         bad = pf.parse_onenet(body, token="wrong", max_bytes=MAX, lookup=LOOKUP)
         assert not bad.readings and [j.reason for j in bad.rejects] == [Reason.BAD_SIGNATURE]
         tampered = body.replace(b"563412", b"563413")
-        assert pf.parse_onenet(tampered, token="tok", max_bytes=MAX,
-                               lookup=LOOKUP).rejects[0].reason == Reason.BAD_SIGNATURE
+        assert (
+            pf.parse_onenet(tampered, token="tok", max_bytes=MAX, lookup=LOOKUP).rejects[0].reason
+            == Reason.BAD_SIGNATURE
+        )
 
 
 def test_onenet_exact_text_of_msg_is_signed() -> None:
@@ -66,8 +78,14 @@ def test_onenet_exact_text_of_msg_is_signed() -> None:
 
 def test_onenet_batch_events_and_unknown_device() -> None:
     msgs = [
-        {"at": 1710491460000, "imei": IMEI, "type": 1, "ds_id": "3200_0_5750",
-         "value": hx(CJT_A).hex(), "dev_id": 1},
+        {
+            "at": 1710491460000,
+            "imei": IMEI,
+            "type": 1,
+            "ds_id": "3200_0_5750",
+            "value": hx(CJT_A).hex(),
+            "dev_id": 1,
+        },
         {"at": 1710491460000, "imei": "000", "type": 1, "value": hx(CJT_A).hex(), "dev_id": 2},
         {"at": 1710491460000, "dev_id": 98765, "type": 1, "ds_id": "pressure", "value": 3.5},
         {"at": 1710491460000, "imei": IMEI, "type": 2, "status": 1, "login_type": 10},
@@ -76,10 +94,14 @@ def test_onenet_batch_events_and_unknown_device() -> None:
     body = json.dumps({"msg": msgs, "nonce": "abcdefgh", "msg_signature": "x"}).encode()
     r = pf.parse_onenet(body, token=None, max_bytes=MAX, lookup=LOOKUP)
     assert [x.sensor_code for x in r.readings] == ["MT-D03-000007", "MT-D03-000009"]
-    assert [(j.index, j.reason) for j in r.rejects] == [(1, Reason.UNKNOWN_DEVICE),
-                                                       (4, Reason.BAD_ENCODING)]
-    assert [(e.device, e.kind) for e in r.events] == [("MT-D03-000007", "status"),
-                                                     ("MT-D03-000007", "online")]
+    assert [(j.index, j.reason) for j in r.rejects] == [
+        (1, Reason.UNKNOWN_DEVICE),
+        (4, Reason.BAD_ENCODING),
+    ]
+    assert [(e.device, e.kind) for e in r.events] == [
+        ("MT-D03-000007", "status"),
+        ("MT-D03-000007", "online"),
+    ]
 
 
 def test_ctwing_data_report_and_lookup_callable() -> None:
@@ -93,28 +115,51 @@ def test_ctwing_data_report_and_lookup_callable() -> None:
 
 
 def test_ctwing_status_bits_per_model() -> None:
-    push = pf.ctwing_push(imei=IMEI, device_id="d", frame=hx(CJT_A).replace(
-        b"\x00\x00\x6c\x16", b"\x00\x01\x6d\x16"), ts=TS)
-    r = pf.parse_ctwing(pf.push_body(push), max_bytes=MAX, lookup=LOOKUP,
-                        status_bits_for=lambda code: StatusBits(valve=8, battery_low=10))
+    push = pf.ctwing_push(
+        imei=IMEI,
+        device_id="d",
+        frame=hx(CJT_A).replace(b"\x00\x00\x6c\x16", b"\x00\x01\x6d\x16"),
+        ts=TS,
+    )
+    r = pf.parse_ctwing(
+        pf.push_body(push),
+        max_bytes=MAX,
+        lookup=LOOKUP,
+        status_bits_for=lambda code: StatusBits(valve=8, battery_low=10),
+    )
     assert r.events[0].data["valve"] == "closed"
 
 
 def test_ctwing_other_messages_and_errors() -> None:
-    online = {"timestamp": 1589444231825, "tenantId": "1", "protocol": "lwm2m",
-              "productId": "1", "messageType": "deviceOnlineOfflineReport", "eventType": 1,
-              "deviceId": "44d0"}
+    online = {
+        "timestamp": 1589444231825,
+        "tenantId": "1",
+        "protocol": "lwm2m",
+        "productId": "1",
+        "messageType": "deviceOnlineOfflineReport",
+        "eventType": 1,
+        "deviceId": "44d0",
+    }
     r = pf.parse_ctwing(json.dumps(online).encode(), max_bytes=MAX, lookup={})
     assert [(e.device, e.kind) for e in r.events] == [("ctwing:44d0", "online")]
-    event = {"messageType": "eventReport", "deviceId": "44d0", "IMEI": IMEI,
-             "timestamp": 1589444231825, "serviceId": 1001, "eventContent": {"alarm": 1}}
+    event = {
+        "messageType": "eventReport",
+        "deviceId": "44d0",
+        "IMEI": IMEI,
+        "timestamp": 1589444231825,
+        "serviceId": 1001,
+        "eventContent": {"alarm": 1},
+    }
     r = pf.parse_ctwing(json.dumps(event).encode(), max_bytes=MAX, lookup=LOOKUP)
     assert r.events[0].kind == "event" and r.events[0].device == "MT-D03-000007"
 
     def reason(doc: object, **kw: object) -> str:
         body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
-        res = pf.parse_ctwing(body, max_bytes=kw.get("max_bytes", MAX),  # type: ignore[arg-type]
-                              lookup=LOOKUP)
+        res = pf.parse_ctwing(
+            body,
+            max_bytes=kw.get("max_bytes", MAX),  # type: ignore[arg-type]
+            lookup=LOOKUP,
+        )
         assert not res.readings and len(res.rejects) == 1
         return res.rejects[0].reason
 
@@ -132,10 +177,30 @@ def test_ctwing_other_messages_and_errors() -> None:
 
 bodies = st.binary(max_size=300) | st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["msg", "nonce", "msg_signature", "signature", "type", "imei", "value",
-                         "at", "messageType", "payload", "APPdata", "IMEI", "deviceId"]),
-        inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "msg",
+                    "nonce",
+                    "msg_signature",
+                    "signature",
+                    "type",
+                    "imei",
+                    "value",
+                    "at",
+                    "messageType",
+                    "payload",
+                    "APPdata",
+                    "IMEI",
+                    "deviceId",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
     max_leaves=15,
 ).map(lambda d: json.dumps(d).encode())
 
@@ -143,7 +208,9 @@ bodies = st.binary(max_size=300) | st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(body=bodies, token=st.none() | st.just("tok"))
 def test_fuzz_platform_parsers_never_raise(body: bytes, token: str | None) -> None:
-    for r in (pf.parse_ctwing(body, max_bytes=MAX, lookup=LOOKUP),
-              pf.parse_onenet(body, token=token, max_bytes=MAX, lookup=LOOKUP)):
+    for r in (
+        pf.parse_ctwing(body, max_bytes=MAX, lookup=LOOKUP),
+        pf.parse_onenet(body, token=token, max_bytes=MAX, lookup=LOOKUP),
+    ):
         assert all(j.reason != Reason.INTERNAL_ERROR for j in r.rejects)
     pf.onenet_verify_body(body, token="tok")

@@ -14,12 +14,14 @@ PS = SensorSpec(code="PS-X-000001", kind="PS", unit="state", min=0, max=1)
 
 
 def check(reading: RawReading, sensor: SensorSpec | None) -> str | None:
-    return validate(reading, sensor, now=NOW, future_margin=timedelta(minutes=5),
-                    max_age=timedelta(days=30))
+    return validate(
+        reading, sensor, now=NOW, future_margin=timedelta(minutes=5), max_age=timedelta(days=30)
+    )
 
 
-def r(value: float, *, code: str = "PT-D03-000123", unit: str | None = None,
-      ts: datetime = NOW) -> RawReading:
+def r(
+    value: float, *, code: str = "PT-D03-000123", unit: str | None = None, ts: datetime = NOW
+) -> RawReading:
     return RawReading(sensor_code=code, ts=ts, value=value, unit=unit)
 
 
@@ -58,8 +60,16 @@ def test_sensor_codes() -> None:
     assert str(code) == "PT-D03-000123"
     assert sensorcode.format_code(kind="flow", zone=None, number=7) == "FT-X-000007"
     assert sensorcode.format_code(kind="MT", zone="ZONE1234", number=999999) == "MT-ZONE1234-999999"
-    for bad in ["pt-D03-000123", "PT-D03-123", "XX-D03-000123", "PT-ZONE12345-000001",
-                "PT--000001", "PT-d03-000001", " PT-D03-000123", 7]:
+    for bad in [
+        "pt-D03-000123",
+        "PT-D03-123",
+        "XX-D03-000123",
+        "PT-ZONE12345-000001",
+        "PT--000001",
+        "PT-d03-000001",
+        " PT-D03-000123",
+        7,
+    ]:
         assert not sensorcode.is_valid(bad)
     with pytest.raises(ValidationFailed):
         sensorcode.parse("PT-D03-12")
@@ -83,6 +93,7 @@ def test_catalogue_consistent() -> None:
 
 def test_catalogue_refuses_bad_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from waternet.errors import ConfigError
+
     with pytest.raises(ConfigError):
         catalogue.load(tmp_path)
     src = catalogue.sensors_dir()

@@ -73,7 +73,8 @@ def _fields(f: wnframe.WnFrame) -> dict:  # type: ignore[type-arg]
 
 registers = st.lists(st.none() | st.integers(0, 2**32 - 2), min_size=1, max_size=300)
 monotonic = st.tuples(st.integers(0, 2**31), st.lists(st.integers(0, 65535), max_size=300)).map(
-    lambda p: [p[0] + sum(p[1][:i]) for i in range(len(p[1]) + 1)])
+    lambda p: [p[0] + sum(p[1][:i]) for i in range(len(p[1]) + 1)]
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -88,13 +89,21 @@ monotonic = st.tuples(st.integers(0, 2**31), st.lists(st.integers(0, 65535), max
     alarms=st.integers(0, 65535),
 )
 def test_round_trip(regs, device, start, interval, battery, rsrp, snr, alarms) -> None:  # type: ignore[no-untyped-def]
-    frame = wnframe.WnFrame(device_id=f"{device:015d}", start=datetime.fromtimestamp(start, UTC),
-                            interval_min=interval, registers_l=tuple(regs), battery_mv=battery,
-                            rsrp_dbm=rsrp, snr_db=snr, alarms=alarms)
+    frame = wnframe.WnFrame(
+        device_id=f"{device:015d}",
+        start=datetime.fromtimestamp(start, UTC),
+        interval_min=interval,
+        registers_l=tuple(regs),
+        battery_mv=battery,
+        rsrp_dbm=rsrp,
+        snr_db=snr,
+        alarms=alarms,
+    )
     data = wnframe.encode(frame)
     assert wnframe.decode(data) == frame
-    assert bool(data[3] & 1) == (None not in regs and all(
-        0 <= b - a <= 65535 for a, b in itertools.pairwise(regs)))  # type: ignore[operator]
+    assert bool(data[3] & 1) == (
+        None not in regs and all(0 <= b - a <= 65535 for a, b in itertools.pairwise(regs))
+    )  # type: ignore[operator]
 
 
 @settings(max_examples=400, deadline=None)
@@ -114,6 +123,12 @@ def test_docs_carry_the_test_vectors() -> None:
         return " ".join(text.split())
 
     docs = {name: flat((sensors_dir() / name).read_text()) for name in ("cjt188.md", "wnframe.md")}
-    for name, doc in (("CJT_A", "cjt188.md"), ("CJT_B", "cjt188.md"), ("CJT_C", "cjt188.md"),
-                      ("CJT_E", "cjt188.md"), ("WN_1", "wnframe.md"), ("WN_2", "wnframe.md")):
+    for name, doc in (
+        ("CJT_A", "cjt188.md"),
+        ("CJT_B", "cjt188.md"),
+        ("CJT_C", "cjt188.md"),
+        ("CJT_E", "cjt188.md"),
+        ("WN_1", "wnframe.md"),
+        ("WN_2", "wnframe.md"),
+    ):
         assert flat(getattr(vectors, name)) in docs[doc], name

@@ -124,14 +124,17 @@ def decode(frame: bytes, *, status_bits: StatusBits | None = None) -> Cjt188Read
         )
     meter_type, control = body[1], body[9]
     if meter_type not in WATER_METER_TYPES:
-        raise DecodeError(f"meter type 0x{meter_type:02X} is not a water meter",
-                          reason="unsupported_type")
+        raise DecodeError(
+            f"meter type 0x{meter_type:02X} is not a water meter", reason="unsupported_type"
+        )
     if control & 0x40:
-        raise DecodeError(f"meter answered with error control 0x{control:02X}",
-                          reason="meter_error")
+        raise DecodeError(
+            f"meter answered with error control 0x{control:02X}", reason="meter_error"
+        )
     if control != CTRL_READ_REPLY:
-        raise DecodeError(f"control code 0x{control:02X} is not a read reply",
-                          reason="unsupported_control")
+        raise DecodeError(
+            f"control code 0x{control:02X} is not a read reply", reason="unsupported_control"
+        )
     data = body[11:-2]
     if len(data) < 3:
         raise DecodeError("data too short for DI and SER", reason="bad_length")
@@ -140,8 +143,9 @@ def decode(frame: bytes, *, status_bits: StatusBits | None = None) -> Cjt188Read
     elif data[:2] == b"\x1f\x90":
         di_order = DI_1F90
     else:
-        raise DecodeError(f"data identifier {data[:2].hex().upper()} is not 901F",
-                          reason="unsupported_di")
+        raise DecodeError(
+            f"data identifier {data[:2].hex().upper()} is not 901F", reason="unsupported_di"
+        )
     if len(data) not in (8, 13, 20) and len(data) < 22:
         raise DecodeError(f"data length {len(data)} cuts a field", reason="bad_length")
     address = body[2:9][::-1].hex().upper()
@@ -159,10 +163,21 @@ def decode(frame: bytes, *, status_bits: StatusBits | None = None) -> Cjt188Read
         st = data[20] | data[21] << 8
     valve, battery, flags = _status(st, status_bits or STANDARD_STATUS_BITS)
     return Cjt188Reading(
-        meter_type=meter_type, address=address, control=control, di_order=di_order,
-        ser=data[2], volume_hundredths=hundredths, volume_unit=volume_unit, volume_m3=volume,
-        settlement_m3=settlement, meter_time=meter_time, status=st, valve=valve,
-        battery_low=battery, flags=flags, extra=bytes(data[22:]),
+        meter_type=meter_type,
+        address=address,
+        control=control,
+        di_order=di_order,
+        ser=data[2],
+        volume_hundredths=hundredths,
+        volume_unit=volume_unit,
+        volume_m3=volume,
+        settlement_m3=settlement,
+        meter_time=meter_time,
+        status=st,
+        valve=valve,
+        battery_low=battery,
+        flags=flags,
+        extra=bytes(data[22:]),
     )
 
 
@@ -215,12 +230,17 @@ def encode_read_reply(
         if meter_time.tzinfo is not None:
             meter_time = meter_time.astimezone(meter_tz).replace(tzinfo=None)
         t = meter_time
-        time_bytes = bytes(to_bcd_byte(v) for v in (
-            t.second, t.minute, t.hour, t.day, t.month, t.year % 100, t.year // 100))
+        time_bytes = bytes(
+            to_bcd_byte(v)
+            for v in (t.second, t.minute, t.hour, t.day, t.month, t.year % 100, t.year // 100)
+        )
     data = (
-        (b"\x90\x1f" if di_order == DI_901F else b"\x1f\x90") + bytes([ser])
-        + _volume_bytes(volume_m3, unit_code) + _volume_bytes(settlement_m3, unit_code)
-        + time_bytes + bytes([status & 0xFF, status >> 8])
+        (b"\x90\x1f" if di_order == DI_901F else b"\x1f\x90")
+        + bytes([ser])
+        + _volume_bytes(volume_m3, unit_code)
+        + _volume_bytes(settlement_m3, unit_code)
+        + time_bytes
+        + bytes([status & 0xFF, status >> 8])
     )
     head = bytes([START, meter_type]) + _address_bytes(address)
     body = head + bytes([CTRL_READ_REPLY, len(data)]) + data

@@ -100,14 +100,23 @@ def encode(frame: WnFrame, *, delta: bool | None = None) -> bytes:
     if use_delta and not _delta_fits(regs):
         raise ValueError("registers cannot be delta-encoded (gap, decrease or step > 65535 L)")
     head = HEADER.pack(
-        MAGIC, frame.version, FLAG_DELTA if use_delta else 0, int(frame.device_id), int(start),
-        frame.interval_min, len(regs), frame.battery_mv, frame.rsrp_dbm, frame.snr_db,
+        MAGIC,
+        frame.version,
+        FLAG_DELTA if use_delta else 0,
+        int(frame.device_id),
+        int(start),
+        frame.interval_min,
+        len(regs),
+        frame.battery_mv,
+        frame.rsrp_dbm,
+        frame.snr_db,
         frame.alarms,
     )
     if use_delta:
         values = [v for v in regs if v is not None]
         body = struct.pack(">I", values[0]) + struct.pack(
-            f">{len(values) - 1}H", *(b - a for a, b in itertools.pairwise(values)))
+            f">{len(values) - 1}H", *(b - a for a, b in itertools.pairwise(values))
+        )
     else:
         body = struct.pack(f">{len(regs)}I", *(MISSING if v is None else v for v in regs))
     data = head + body
@@ -123,8 +132,9 @@ def decode(data: bytes) -> WnFrame:
         raise DecodeError("no 'WN' magic", reason="bad_frame")
     if len(data) < MIN_SIZE:
         raise DecodeError(f"frame too short ({len(data)} bytes)", reason="bad_length")
-    (_, version, flags, device, start, interval, count, battery, rsrp, snr,
-     alarms) = HEADER.unpack_from(data)
+    (_, version, flags, device, start, interval, count, battery, rsrp, snr, alarms) = (
+        HEADER.unpack_from(data)
+    )
     if version != VERSION:
         raise DecodeError(f"unsupported version {version}", reason="unsupported_version")
     delta = bool(flags & FLAG_DELTA)
@@ -147,7 +157,13 @@ def decode(data: bytes) -> WnFrame:
         raw = struct.unpack_from(f">{count}I", data, HEADER_SIZE)
         regs = tuple(None if v == MISSING else v for v in raw)
     return WnFrame(
-        device_id=str(device).rjust(15, "0"), start=datetime.fromtimestamp(start, UTC),
-        interval_min=interval, registers_l=regs, battery_mv=battery, rsrp_dbm=rsrp, snr_db=snr,
-        alarms=alarms, version=version,
+        device_id=str(device).rjust(15, "0"),
+        start=datetime.fromtimestamp(start, UTC),
+        interval_min=interval,
+        registers_l=regs,
+        battery_mv=battery,
+        rsrp_dbm=rsrp,
+        snr_db=snr,
+        alarms=alarms,
+        version=version,
     )

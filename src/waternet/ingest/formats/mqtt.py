@@ -165,8 +165,9 @@ def _reading(obj: Any, code: str, source: str, ts_key: str = "ts") -> RawReading
     unit = obj.get("u")
     if unit is not None and (not isinstance(unit, str) or not 0 < len(unit) <= 16):
         raise BadInput(Reason.BAD_SCHEMA, "u must be a unit string of 1..16 characters")
-    return RawReading(sensor_code=code, ts=ts, value=value, quality=quality, source=source,
-                      unit=unit)
+    return RawReading(
+        sensor_code=code, ts=ts, value=value, quality=quality, source=source, unit=unit
+    )
 
 
 def _json(payload: bytes) -> Any:
@@ -183,7 +184,7 @@ def _telemetry(code: str, payload: bytes, source: str) -> ParseResult:
 def _batch(payload: bytes, source: str) -> ParseResult:
     doc = _json(payload)
     if not isinstance(doc, dict) or not isinstance(doc.get("readings"), list):
-        raise BadInput(Reason.BAD_SCHEMA, "batch must be {\"readings\": [...]}")
+        raise BadInput(Reason.BAD_SCHEMA, 'batch must be {"readings": [...]}')
     result = ParseResult()
     for index, item in enumerate(doc["readings"]):
         code = item.get("s") if isinstance(item, dict) else None
@@ -193,10 +194,16 @@ def _batch(payload: bytes, source: str) -> ParseResult:
             assert isinstance(code, str)
             result.readings.append(_reading(item, code, source))
         except BadInput as bad:
-            result.rejects.append(Reject(
-                reason=bad.reason, detail=bad.detail, raw=_dump(item),
-                sensor_code=code if sensorcode.is_valid(code) else None, index=index,
-                source=source))
+            result.rejects.append(
+                Reject(
+                    reason=bad.reason,
+                    detail=bad.detail,
+                    raw=_dump(item),
+                    sensor_code=code if sensorcode.is_valid(code) else None,
+                    index=index,
+                    source=source,
+                )
+            )
     return result
 
 
@@ -225,32 +232,73 @@ def frame_readings(
                 raise BadInput(Reason.MISSING_VALUE, "meter sent no current volume (FF)")
             if ts is None:
                 raise BadInput(Reason.MISSING_TIMESTAMP, "meter sent no clock and no receive time")
-            result.readings.append(RawReading(sensor_code=sensor_code, ts=ts,
-                                              value=meter.volume_m3, source=source, unit="m3"))
+            result.readings.append(
+                RawReading(
+                    sensor_code=sensor_code, ts=ts, value=meter.volume_m3, source=source, unit="m3"
+                )
+            )
             if meter.status is not None:
-                result.events.append(DeviceEvent(sensor_code, ts, "status", {
-                    "status": meter.status, "valve": meter.valve,
-                    "battery_low": meter.battery_low, **meter.flags,
-                    "address": meter.address}, source))
+                result.events.append(
+                    DeviceEvent(
+                        sensor_code,
+                        ts,
+                        "status",
+                        {
+                            "status": meter.status,
+                            "valve": meter.valve,
+                            "battery_low": meter.battery_low,
+                            **meter.flags,
+                            "address": meter.address,
+                        },
+                        source,
+                    )
+                )
         elif kind == "wnframe":
             day = wnframe.decode(frame)
             for ts, litres in day.readings():
-                result.readings.append(RawReading(sensor_code=sensor_code, ts=ts,
-                                                  value=litres / 1000, source=source, unit="m3"))
+                result.readings.append(
+                    RawReading(
+                        sensor_code=sensor_code,
+                        ts=ts,
+                        value=litres / 1000,
+                        source=source,
+                        unit="m3",
+                    )
+                )
             last = day.readings()[-1][0] if day.readings() else day.start
-            result.events.append(DeviceEvent(sensor_code, last, "health", {
-                "device_id": day.device_id, "battery_mv": day.battery_mv,
-                "rsrp_dbm": day.rsrp_dbm, "snr_db": day.snr_db, "alarms": day.alarm_names()},
-                source))
+            result.events.append(
+                DeviceEvent(
+                    sensor_code,
+                    last,
+                    "health",
+                    {
+                        "device_id": day.device_id,
+                        "battery_mv": day.battery_mv,
+                        "rsrp_dbm": day.rsrp_dbm,
+                        "snr_db": day.snr_db,
+                        "alarms": day.alarm_names(),
+                    },
+                    source,
+                )
+            )
         else:
             raise BadInput(Reason.UNKNOWN_FRAME, "neither a CJ/T 188 nor a WN1 frame")
     except DecodeError as exc:  # a codec's refusal, or our own BadInput
-        result.rejects.append(Reject(exc.reason, exc.message, cap(frame), sensor_code,
-                                     source=source))
+        result.rejects.append(
+            Reject(exc.reason, exc.message, cap(frame), sensor_code, source=source)
+        )
     except Exception as exc:  # defensive: a decoder bug must not crash the worker
-        result = ParseResult(rejects=[Reject(Reason.INTERNAL_ERROR,
-                                             f"{type(exc).__name__}: {exc}"[:200], cap(frame),
-                                             sensor_code, source=source)])
+        result = ParseResult(
+            rejects=[
+                Reject(
+                    Reason.INTERNAL_ERROR,
+                    f"{type(exc).__name__}: {exc}"[:200],
+                    cap(frame),
+                    sensor_code,
+                    source=source,
+                )
+            ]
+        )
     return result
 
 
@@ -294,13 +342,28 @@ def parse_message(
         code = ident
         if channel == "telemetry":
             return _telemetry(code, payload, source)
-        return frame_readings(payload, sensor_code=code, source=source, received_at=received_at,
-                              meter_tz=meter_tz, status_bits=status_bits)
+        return frame_readings(
+            payload,
+            sensor_code=code,
+            source=source,
+            received_at=received_at,
+            meter_tz=meter_tz,
+            status_bits=status_bits,
+        )
     except BadInput as bad:
-        return ParseResult(rejects=[Reject(bad.reason, bad.detail, cap(payload)
-                                           if isinstance(payload, bytes) else b"", code,
-                                           source=source)])
+        return ParseResult(
+            rejects=[
+                Reject(
+                    bad.reason,
+                    bad.detail,
+                    cap(payload) if isinstance(payload, bytes) else b"",
+                    code,
+                    source=source,
+                )
+            ]
+        )
     except Exception as exc:  # the worker must never crash on input
         detail = f"{type(exc).__name__}: {exc}"[:200]
-        return ParseResult(rejects=[Reject(Reason.INTERNAL_ERROR, detail, b"", code,
-                                           source=source)])
+        return ParseResult(
+            rejects=[Reject(Reason.INTERNAL_ERROR, detail, b"", code, source=source)]
+        )

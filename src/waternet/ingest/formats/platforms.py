@@ -60,6 +60,7 @@ def _loose_ts(value: Any) -> datetime | None:
 
 # --- OneNET signatures -------------------------------------------------------------------------
 
+
 def onenet_signature(*, token: str, nonce: str, msg: str) -> str:
     """base64(MD5(token + nonce + msg)), the OneNET URL-check and push signature."""
     digest = hashlib.md5((token + nonce + msg).encode("utf-8"), usedforsecurity=False).digest()
@@ -70,8 +71,9 @@ def signature_matches(expected: str, received: object) -> bool:
     """Constant-time compare. A '+' turned into ' ' by URL decoding is put back first."""
     if not isinstance(received, str):
         return False
-    return hmac.compare_digest(expected.encode("ascii"),
-                               received.replace(" ", "+").encode("utf-8", "replace"))
+    return hmac.compare_digest(
+        expected.encode("ascii"), received.replace(" ", "+").encode("utf-8", "replace")
+    )
 
 
 def onenet_verify_url(*, msg: str, nonce: str, signature: str, token: str) -> bool:
@@ -91,27 +93,27 @@ def _top_level(text: str) -> dict[str, tuple[Any, str]]:
         return i
 
     i = skip(0)
-    if text[i:i + 1] != "{":
+    if text[i : i + 1] != "{":
         raise ValueError("not a JSON object")
     i = skip(i + 1)
-    if text[i:i + 1] == "}":
+    if text[i : i + 1] == "}":
         i += 1
     else:
         while True:
-            if text[i:i + 1] != '"':
+            if text[i : i + 1] != '"':
                 raise ValueError("expected a member name")
             key, i = json.decoder.scanstring(text, i + 1)  # type: ignore[attr-defined]
             i = skip(i)
-            if text[i:i + 1] != ":":
+            if text[i : i + 1] != ":":
                 raise ValueError("expected ':'")
             i = skip(i + 1)
             value, end = decoder.raw_decode(text, i)
             members[key] = (value, text[i:end])
             i = skip(end)
-            if text[i:i + 1] == ",":
+            if text[i : i + 1] == ",":
                 i = skip(i + 1)
                 continue
-            if text[i:i + 1] == "}":
+            if text[i : i + 1] == "}":
                 i += 1
                 break
             raise ValueError("expected ',' or '}'")
@@ -151,33 +153,48 @@ def onenet_verify_body(body: bytes, *, token: str) -> bool:
         _, texts, nonce, signature = _onenet_envelope(body)
     except BadInput:
         return False
-    return any(signature_matches(onenet_signature(token=token, nonce=nonce, msg=t), signature)
-               for t in texts)
+    return any(
+        signature_matches(onenet_signature(token=token, nonce=nonce, msg=t), signature)
+        for t in texts
+    )
 
 
 # --- parsers -----------------------------------------------------------------------------------
 
+
 def _frame(
-    data: bytes, key: str, *, resolve: Callable[[str], str | None], source: str,
-    ts: datetime | None, meter_tz: tzinfo, status_bits_for: StatusBitsFor | None,
-    index: int | None = None, alt_key: str | None = None,
+    data: bytes,
+    key: str,
+    *,
+    resolve: Callable[[str], str | None],
+    source: str,
+    ts: datetime | None,
+    meter_tz: tzinfo,
+    status_bits_for: StatusBitsFor | None,
+    index: int | None = None,
+    alt_key: str | None = None,
 ) -> ParseResult:
     code = resolve(key) or (resolve(alt_key) if alt_key else None)
     if code is None:
         detail = f"no sensor for device {key[:40]}"
-        return ParseResult(rejects=[Reject(Reason.UNKNOWN_DEVICE, detail, cap(data), None, index,
-                                           source)])
+        return ParseResult(
+            rejects=[Reject(Reason.UNKNOWN_DEVICE, detail, cap(data), None, index, source)]
+        )
     bits = status_bits_for(code) if status_bits_for else None
-    result = frame_readings(data, sensor_code=code, source=source, received_at=ts,
-                            meter_tz=meter_tz, status_bits=bits)
+    result = frame_readings(
+        data, sensor_code=code, source=source, received_at=ts, meter_tz=meter_tz, status_bits=bits
+    )
     if index is not None:
-        result.rejects = [Reject(r.reason, r.detail, r.raw, r.sensor_code, index, r.source)
-                          for r in result.rejects]
+        result.rejects = [
+            Reject(r.reason, r.detail, r.raw, r.sensor_code, index, r.source)
+            for r in result.rejects
+        ]
     return result
 
 
-def _guard(body: Any, max_bytes: int, source: str, work: Callable[[bytes], ParseResult]
-           ) -> ParseResult:
+def _guard(
+    body: Any, max_bytes: int, source: str, work: Callable[[bytes], ParseResult]
+) -> ParseResult:
     raw = body if isinstance(body, bytes) else b""
     try:
         if not isinstance(body, bytes | bytearray | memoryview):
@@ -194,8 +211,13 @@ def _guard(body: Any, max_bytes: int, source: str, work: Callable[[bytes], Parse
 
 
 def parse_ctwing(
-    body: bytes, *, max_bytes: int, lookup: Lookup, received_at: datetime | None = None,
-    meter_tz: tzinfo = UTC, status_bits_for: StatusBitsFor | None = None,
+    body: bytes,
+    *,
+    max_bytes: int,
+    lookup: Lookup,
+    received_at: datetime | None = None,
+    meter_tz: tzinfo = UTC,
+    status_bits_for: StatusBitsFor | None = None,
 ) -> ParseResult:
     """One CTWing/AEP subscription push. dataReport: payload.APPdata (base64) is a CJ/T 188 or
     WN1 frame; the device is looked up by IMEI, then by deviceId. Online/offline, event and
@@ -220,22 +242,36 @@ def parse_ctwing(
             payload = doc.get("payload")
             app = payload.get("APPdata") if isinstance(payload, dict) else None
             if not isinstance(app, str):
-                raise BadInput(Reason.BAD_ENVELOPE, "dataReport without payload.APPdata "
-                               "(profile-mode products are not supported)")
+                raise BadInput(
+                    Reason.BAD_ENVELOPE,
+                    "dataReport without payload.APPdata (profile-mode products are not supported)",
+                )
             try:
                 frame = base64.b64decode(app, validate=True)
             except (binascii.Error, ValueError):
                 raise BadInput(Reason.BAD_ENCODING, "APPdata is not base64") from None
-            return _frame(frame, imei or device_id, resolve=resolve, source=source, ts=ts,
-                          meter_tz=meter_tz, status_bits_for=status_bits_for, alt_key=device_id)
+            return _frame(
+                frame,
+                imei or device_id,
+                resolve=resolve,
+                source=source,
+                ts=ts,
+                meter_tz=meter_tz,
+                status_bits_for=status_bits_for,
+                alt_key=device_id,
+            )
         when = ts or datetime.now(UTC)
         if kind == "deviceOnlineOfflineReport":
             state = "online" if doc.get("eventType") == 1 else "offline"
-            return ParseResult(events=[DeviceEvent(device, when, state, {"deviceId": device_id},
-                                                   source)])
+            return ParseResult(
+                events=[DeviceEvent(device, when, state, {"deviceId": device_id}, source)]
+            )
         if kind in ("eventReport", "commandResponse"):
-            data = {k: doc.get(k) for k in ("serviceId", "eventType", "eventContent", "taskId",
-                                            "result") if k in doc}
+            data = {
+                k: doc.get(k)
+                for k in ("serviceId", "eventType", "eventContent", "taskId", "result")
+                if k in doc
+            }
             event_kind = "event" if kind == "eventReport" else "command_response"
             return ParseResult(events=[DeviceEvent(device, when, event_kind, data, source)])
         raise BadInput(Reason.BAD_ENVELOPE, f"unsupported messageType {kind[:40]!r}")
@@ -243,13 +279,29 @@ def parse_ctwing(
     return _guard(body, max_bytes, source, work)
 
 
-def _onenet_message(m: Any, index: int, *, resolve: Callable[[str], str | None],
-                    received_at: datetime | None, meter_tz: tzinfo,
-                    status_bits_for: StatusBitsFor | None) -> ParseResult:
+def _onenet_message(
+    m: Any,
+    index: int,
+    *,
+    resolve: Callable[[str], str | None],
+    received_at: datetime | None,
+    meter_tz: tzinfo,
+    status_bits_for: StatusBitsFor | None,
+) -> ParseResult:
     source = "onenet"
     if not isinstance(m, dict):
-        return ParseResult(rejects=[Reject(Reason.BAD_ENVELOPE, "msg item must be an object",
-                                           cap(json.dumps(m, default=str)), None, index, source)])
+        return ParseResult(
+            rejects=[
+                Reject(
+                    Reason.BAD_ENVELOPE,
+                    "msg item must be an object",
+                    cap(json.dumps(m, default=str)),
+                    None,
+                    index,
+                    source,
+                )
+            ]
+        )
     imei = str(m.get("imei") or "")
     dev_id = str(m.get("dev_id") or "")
     ts = _loose_ts(m.get("at")) or received_at
@@ -264,9 +316,17 @@ def _onenet_message(m: Any, index: int, *, resolve: Callable[[str], str | None],
                     frame = bytes.fromhex(value)
                 except ValueError:
                     raise BadInput(Reason.BAD_ENCODING, "value is not hex meter bytes") from None
-                return _frame(frame, imei or dev_id, resolve=resolve, source=source, ts=ts,
-                              meter_tz=meter_tz, status_bits_for=status_bits_for, index=index,
-                              alt_key=dev_id)
+                return _frame(
+                    frame,
+                    imei or dev_id,
+                    resolve=resolve,
+                    source=source,
+                    ts=ts,
+                    meter_tz=meter_tz,
+                    status_bits_for=status_bits_for,
+                    index=index,
+                    alt_key=dev_id,
+                )
             number = parse_number(value)
             if code is None:
                 raise BadInput(Reason.UNKNOWN_DEVICE, f"no sensor for device {imei or dev_id}")
@@ -274,22 +334,32 @@ def _onenet_message(m: Any, index: int, *, resolve: Callable[[str], str | None],
                 raise BadInput(Reason.MISSING_TIMESTAMP, "data point without 'at'")
             return ParseResult(readings=[RawReading(code, ts, number, source=source)])
         except BadInput as bad:
-            return ParseResult(rejects=[Reject(bad.reason, bad.detail, raw_item, code, index,
-                                               source)])
+            return ParseResult(
+                rejects=[Reject(bad.reason, bad.detail, raw_item, code, index, source)]
+            )
     device = code or f"onenet:{imei or dev_id}"
     when = ts or datetime.now(UTC)
     if kind == 2:
         state = "online" if m.get("status") == 1 else "offline"
-        return ParseResult(events=[DeviceEvent(device, when, state,
-                                               {"login_type": m.get("login_type")}, source)])
+        return ParseResult(
+            events=[DeviceEvent(device, when, state, {"login_type": m.get("login_type")}, source)]
+        )
     data = {k: m.get(k) for k in ("type", "cmd_type", "cmd_id", "ds_id", "value") if k in m}
-    return ParseResult(events=[DeviceEvent(device, when, "command_response" if kind == 7
-                                           else "event", data, source)])
+    return ParseResult(
+        events=[
+            DeviceEvent(device, when, "command_response" if kind == 7 else "event", data, source)
+        ]
+    )
 
 
 def parse_onenet(
-    body: bytes, *, token: str | None, max_bytes: int, lookup: Lookup,
-    received_at: datetime | None = None, meter_tz: tzinfo = UTC,
+    body: bytes,
+    *,
+    token: str | None,
+    max_bytes: int,
+    lookup: Lookup,
+    received_at: datetime | None = None,
+    meter_tz: tzinfo = UTC,
     status_bits_for: StatusBitsFor | None = None,
 ) -> ParseResult:
     """One OneNET data push, either SDK format: ``{"msg": {...} or [...], "nonce",
@@ -307,8 +377,16 @@ def parse_onenet(
             raise BadInput(Reason.BAD_SIGNATURE, "msg signature does not match the token")
         result = ParseResult()
         for index, m in enumerate(msg if isinstance(msg, list) else [msg]):
-            result.extend(_onenet_message(m, index, resolve=resolve, received_at=received_at,
-                                          meter_tz=meter_tz, status_bits_for=status_bits_for))
+            result.extend(
+                _onenet_message(
+                    m,
+                    index,
+                    resolve=resolve,
+                    received_at=received_at,
+                    meter_tz=meter_tz,
+                    status_bits_for=status_bits_for,
+                )
+            )
         return result
 
     return _guard(body, max_bytes, "onenet", work)
@@ -316,30 +394,67 @@ def parse_onenet(
 
 # --- encoders for the simulators ---------------------------------------------------------------
 
-def ctwing_push(*, imei: str, device_id: str, frame: bytes, ts: datetime | int,
-                product_id: str = "10000000", tenant_id: str = "10000000") -> dict[str, Any]:
+
+def ctwing_push(
+    *,
+    imei: str,
+    device_id: str,
+    frame: bytes,
+    ts: datetime | int,
+    product_id: str = "10000000",
+    tenant_id: str = "10000000",
+) -> dict[str, Any]:
     """A CTWing dataReport push carrying ``frame`` (shape as the platform sends it)."""
     return {
-        "upPacketSN": "", "upDataSN": "", "topic": "v1/up/ad", "timestamp": _ms(ts),
-        "tenantId": tenant_id, "serviceId": "", "protocol": "lwm2m", "productId": product_id,
+        "upPacketSN": "",
+        "upDataSN": "",
+        "topic": "v1/up/ad",
+        "timestamp": _ms(ts),
+        "tenantId": tenant_id,
+        "serviceId": "",
+        "protocol": "lwm2m",
+        "productId": product_id,
         "payload": {"APPdata": base64.b64encode(frame).decode("ascii")},
-        "messageType": "dataReport", "deviceType": "", "deviceId": device_id,
-        "assocAssetId": "", "IMSI": "undefined", "IMEI": imei,
+        "messageType": "dataReport",
+        "deviceType": "",
+        "deviceId": device_id,
+        "assocAssetId": "",
+        "IMSI": "undefined",
+        "IMEI": imei,
     }
 
 
-def onenet_push(*, token: str, imei: str, dev_id: int | str, frame: bytes, ts: datetime | int,
-                nonce: str, new_format: bool = False) -> dict[str, Any]:
+def onenet_push(
+    *,
+    token: str,
+    imei: str,
+    dev_id: int | str,
+    frame: bytes,
+    ts: datetime | int,
+    nonce: str,
+    new_format: bool = False,
+) -> dict[str, Any]:
     """A signed OneNET data push carrying ``frame`` as hex. Serialise it with ``push_body`` (or
     ``json.dumps(..., separators=(",", ":"))``): the signature covers the compact msg text."""
     at = _ms(ts)
-    msg = {"at": at, "imei": imei, "type": 1, "ds_id": ONENET_NB_DATASTREAM,
-           "value": frame.hex().upper(), "dev_id": dev_id}
+    msg = {
+        "at": at,
+        "imei": imei,
+        "type": 1,
+        "ds_id": ONENET_NB_DATASTREAM,
+        "value": frame.hex().upper(),
+        "dev_id": dev_id,
+    }
     text = json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
     signature = onenet_signature(token=token, nonce=nonce, msg=text)
     if new_format:
-        return {"msg": text, "signature": signature, "nonce": nonce, "time": at,
-                "id": f"{dev_id}-{at}"}
+        return {
+            "msg": text,
+            "signature": signature,
+            "nonce": nonce,
+            "time": at,
+            "id": f"{dev_id}-{at}",
+        }
     return {"msg": msg, "msg_signature": signature, "nonce": nonce}
 
 

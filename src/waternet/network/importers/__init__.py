@@ -73,24 +73,46 @@ def import_network(
         with tempfile.TemporaryDirectory() as tmp:
             folder = extract_layer_zip(p, Path(tmp))
             if folder is not None:
-                return import_network(folder, valves=valves, customers=customers, name=name
-                                      or p.stem, crs=crs, strict=strict)
+                return import_network(
+                    folder,
+                    valves=valves,
+                    customers=customers,
+                    name=name or p.stem,
+                    crs=crs,
+                    strict=strict,
+                )
             inp = next(Path(tmp).glob("*.inp"), None)
             if inp is None:
                 raise ValidationFailed(f"{p.name}: no layers and no .inp inside", details=[])
-            return import_network(inp, valves=valves, customers=customers, name=name or p.stem,
-                                  crs=crs, anchor=anchor, scale=scale, strict=strict)
+            return import_network(
+                inp,
+                valves=valves,
+                customers=customers,
+                name=name or p.stem,
+                crs=crs,
+                anchor=anchor,
+                scale=scale,
+                strict=strict,
+            )
     if p.is_dir():
         if layers_dir is not None:
-            raise ValidationFailed("give either a layer folder or an .inp with --layers",
-                                   details=[])
+            raise ValidationFailed(
+                "give either a layer folder or an .inp with --layers", details=[]
+            )
         layer_crs = None if isinstance(crs, str) and crs.lower() == "local" else crs
-        return import_layers_dir(p, crs=layer_crs, name=name, valves_csv=valves,
-                                 customers_csv=customers, strict=strict)
+        return import_layers_dir(
+            p, crs=layer_crs, name=name, valves_csv=valves, customers_csv=customers, strict=strict
+        )
     base, report = import_inp(p, crs=crs, anchor=anchor, scale=scale, name=name, strict=False)
     if layers_dir is not None:
-        return import_layers_dir(layers_dir, base=base, name=base.name, valves_csv=valves,
-                                 customers_csv=customers, strict=strict)
+        return import_layers_dir(
+            layers_dir,
+            base=base,
+            name=base.name,
+            valves_csv=valves,
+            customers_csv=customers,
+            strict=strict,
+        )
     if valves is not None or customers is not None:
         report = ValidationReport()
         if valves is not None:
@@ -125,7 +147,6 @@ def extract_layer_zip(path: str | os.PathLike[str], into: Path) -> Path | None:
                     raise ValidationFailed(f"{Path(path).name}: archive too large", details=[])
                 (into / base).write_bytes(zf.read(info))
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ValidationFailed(f"{Path(path).name}: not a readable zip: {exc}",
-                               details=[]) from exc
+        raise ValidationFailed(f"{Path(path).name}: not a readable zip: {exc}", details=[]) from exc
     has_layers = any((into / f"pipes{e}").is_file() for e in (".geojson", ".json"))
     return into if has_layers else None

@@ -45,12 +45,16 @@ def lenient_topology(model: NetworkModel) -> Topology:
             lseen.add(lk.id)
             links.append(lk)
     return Topology.build(
-        node_ids=node_ids, node_kind=kinds,
+        node_ids=node_ids,
+        node_kind=kinds,
         link_ids=[lk.id for lk in links],
-        link_start_ids=[lk.start for lk in links], link_end_ids=[lk.end for lk in links],
-        link_kind=[0] * len(links), link_oneway=[False] * len(links),
+        link_start_ids=[lk.start for lk in links],
+        link_end_ids=[lk.end for lk in links],
+        link_kind=[0] * len(links),
+        link_oneway=[False] * len(links),
         link_closed=[False] * len(links),
-        length_m=[lk.length_m for lk in links], diameter_m=[lk.diameter_m for lk in links],
+        length_m=[lk.length_m for lk in links],
+        diameter_m=[lk.diameter_m for lk in links],
     )
 
 
@@ -68,26 +72,36 @@ def _problem_code(msg: str) -> str:
     return "bad_value"
 
 
-def valves_from_layer(layer: ValveLayer, topo: Topology,
-                      positions: Mapping[str, tuple[float, float]] | None = None
-                      ) -> list[IsolationValve]:
+def valves_from_layer(
+    layer: ValveLayer, topo: Topology, positions: Mapping[str, tuple[float, float]] | None = None
+) -> list[IsolationValve]:
     out: list[IsolationValve] = []
     for row in layer.to_rows(topo):
         d = row["diameter_mm"]
-        v = IsolationValve(id=row["valve"], link=row["link"], node=row["node"],
-                           diameter_mm=None if d is None else round(float(d), 3),
-                           type=row["type"], normal=row["normal"], operable=row["operable"])
+        v = IsolationValve(
+            id=row["valve"],
+            link=row["link"],
+            node=row["node"],
+            diameter_mm=None if d is None else round(float(d), 3),
+            type=row["type"],
+            normal=row["normal"],
+            operable=row["operable"],
+        )
         if positions and v.id in positions:
             v.lon, v.lat = positions[v.id]
         out.append(v)
     return out
 
 
-def add_valves(model: NetworkModel, report: ValidationReport, *,
-               csv_source: str | os.PathLike[str] | None = None,
-               rows: list[dict[str, Any]] | None = None,
-               positions: Mapping[str, tuple[float, float]] | None = None,
-               layer: str = "valves") -> None:
+def add_valves(
+    model: NetworkModel,
+    report: ValidationReport,
+    *,
+    csv_source: str | os.PathLike[str] | None = None,
+    rows: list[dict[str, Any]] | None = None,
+    positions: Mapping[str, tuple[float, float]] | None = None,
+    layer: str = "valves",
+) -> None:
     """Parse a valve layer with :class:`ValveLayer` (CSV path/text or dict rows) against the
     model; valid valves are appended to ``model.valves``, problems go to ``report``."""
     try:
@@ -104,15 +118,15 @@ def add_valves(model: NetworkModel, report: ValidationReport, *,
         for p in exc.details or [exc.message]:
             msg = str(p)
             m = _VALVE_ID.search(msg)
-            report.error(_problem_code(msg), m.group(1) if m else msg.split(":", 1)[0], msg,
-                         layer)
+            report.error(_problem_code(msg), m.group(1) if m else msg.split(":", 1)[0], msg, layer)
         return
     model.valves.extend(valves_from_layer(vl, topo, positions))
     model.reindex()
 
 
-def opt_float(value: Any, report: ValidationReport, element: str, name: str,
-              layer: str) -> float | None:
+def opt_float(
+    value: Any, report: ValidationReport, element: str, name: str, layer: str
+) -> float | None:
     """A float or None (missing/empty); a bad value is recorded and gives None."""
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
@@ -136,8 +150,9 @@ def opt_str(value: Any) -> str | None:
     return s or None
 
 
-def read_customers_csv(source: str | os.PathLike[str], report: ValidationReport,
-                       *, layer: str = "customers.csv") -> list[Customer]:
+def read_customers_csv(
+    source: str | os.PathLike[str], report: ValidationReport, *, layer: str = "customers.csv"
+) -> list[Customer]:
     """Customers CSV: header ``account,node,link,class`` (+ optional ``address,lon,lat``);
     node or link may be empty (not both)."""
     text = read_text(source)
@@ -145,25 +160,37 @@ def read_customers_csv(source: str | os.PathLike[str], report: ValidationReport,
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in CUSTOMER_COLUMNS if c not in header]
     if missing:
-        report.error("missing_field", layer, f"line 1: missing column(s) {', '.join(missing)}",
-                     layer)
+        report.error(
+            "missing_field", layer, f"line 1: missing column(s) {', '.join(missing)}", layer
+        )
         return []
     reader.fieldnames = header
-    return [customer_from_props(row, report, layer, f"line {k + 2}")
-            for k, row in enumerate(reader)]
+    return [
+        customer_from_props(row, report, layer, f"line {k + 2}") for k, row in enumerate(reader)
+    ]
 
 
-def customer_from_props(props: Mapping[str, Any], report: ValidationReport, layer: str,
-                        where: str, lonlat: tuple[float, float] | None = None) -> Customer:
+def customer_from_props(
+    props: Mapping[str, Any],
+    report: ValidationReport,
+    layer: str,
+    where: str,
+    lonlat: tuple[float, float] | None = None,
+) -> Customer:
     account = opt_str(props.get("account")) or opt_str(props.get("id"))
     if account is None:
         report.error("missing_field", where, "customer without account", layer)
         account = f"?{where}"
-    cls = (opt_str(props.get("class")) or opt_str(props.get("customer_class"))
-           or "residential").lower()
-    c = Customer(account=account, customer_class=cls, node=opt_str(props.get("node")),
-                 link=opt_str(props.get("link")) or opt_str(props.get("pipe")),
-                 address=opt_str(props.get("address")) or "")
+    cls = (
+        opt_str(props.get("class")) or opt_str(props.get("customer_class")) or "residential"
+    ).lower()
+    c = Customer(
+        account=account,
+        customer_class=cls,
+        node=opt_str(props.get("node")),
+        link=opt_str(props.get("link")) or opt_str(props.get("pipe")),
+        address=opt_str(props.get("address")) or "",
+    )
     if lonlat is not None:
         c.lon, c.lat = lonlat
     else:

@@ -52,10 +52,18 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "valves": {"id": ("valve", "id", "valve_id", "name")},
     "hydrants": {"id": ("id", "hydrant", "hydrant_id", "name"), "node": ("node", "node_id")},
     "customers": {"id": ("account", "id", "account_id")},
-    "dmas": {"id": ("code", "id", "dma", "name"), "name": ("name", "label"),
-             "meters": ("boundary_meters", "meters")},
-    "sensors": {"id": ("code", "id", "sensor", "sensor_code"), "kind": ("kind",),
-                "node": ("node",), "link": ("link", "pipe"), "dma": ("dma", "zone")},
+    "dmas": {
+        "id": ("code", "id", "dma", "name"),
+        "name": ("name", "label"),
+        "meters": ("boundary_meters", "meters"),
+    },
+    "sensors": {
+        "id": ("code", "id", "sensor", "sensor_code"),
+        "kind": ("kind",),
+        "node": ("node",),
+        "link": ("link", "pipe"),
+        "dma": ("dma", "zone"),
+    },
 }
 GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
     "pipes": ("LineString", "MultiLineString"),
@@ -129,8 +137,14 @@ def parse_layer(
         label = feat.id or f"feature #{k}"
         try:
             g = _read_geometry(f.get("geometry") if isinstance(f, Mapping) else None, wanted)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError,
-                shapely.errors.GEOSException) as exc:
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            shapely.errors.GEOSException,
+        ) as exc:
             report.error("bad_geometry", label, f"unreadable geometry: {exc}", layer)
             g = None
         feat.geometry = g
@@ -168,15 +182,23 @@ def _to_wgs84(feats: list[Feature], src: str, report: ValidationReport, layer: s
     for f in ok:
         g = f.geometry
         if not same:
+
             def to_ll(c: np.ndarray) -> np.ndarray:
                 return np.column_stack(geo.transform(src, geo.WGS84, c[:, 0], c[:, 1]))
 
             g = shapely.transform(g, to_ll)
         c = shapely.get_coordinates(g)
-        if not np.isfinite(c).all() or (np.abs(c[:, 0]) > 180).any() or (
-                np.abs(c[:, 1]) > 90).any():
-            report.error("bad_geometry", f.id or f"feature #{f.index}",
-                         f"coordinates are not valid positions in {src}", layer)
+        if (
+            not np.isfinite(c).all()
+            or (np.abs(c[:, 0]) > 180).any()
+            or (np.abs(c[:, 1]) > 90).any()
+        ):
+            report.error(
+                "bad_geometry",
+                f.id or f"feature #{f.index}",
+                f"coordinates are not valid positions in {src}",
+                layer,
+            )
             f.geometry = None
             continue
         f.geometry = g
@@ -227,8 +249,13 @@ def parse_meters(value: Any) -> list[tuple[str, int, str | None]] | None:
         for item in value:
             if isinstance(item, Mapping):
                 sensor = item.get("sensor")
-                out.append((str(item["link"]), int(item.get("inflow", 1)),
-                            None if sensor is None else str(sensor)))
+                out.append(
+                    (
+                        str(item["link"]),
+                        int(item.get("inflow", 1)),
+                        None if sensor is None else str(sensor),
+                    )
+                )
             else:
                 out.append((str(item), 1, None))
         return out

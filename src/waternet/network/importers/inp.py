@@ -48,8 +48,15 @@ def read_wntr(path_or_text: str | os.PathLike[str]) -> Any:
         where = "the .inp text" if text_given else str(path_or_text)
         raise ValidationFailed(
             f"cannot read EPANET file {where}: {exc}",
-            details=[{"severity": "error", "code": "bad_inp", "element": "", "layer": "inp",
-                      "message": str(exc)}],
+            details=[
+                {
+                    "severity": "error",
+                    "code": "bad_inp",
+                    "element": "",
+                    "layer": "inp",
+                    "message": str(exc),
+                }
+            ],
         ) from exc
 
 
@@ -148,8 +155,9 @@ def model_from_wntr(
         status = str(lk.initial_status).lower()
         if status not in ("open", "closed", "active"):
             status = "open"
-        link = Link(id=str(lid), start=str(lk.start_node_name), end=str(lk.end_node_name),
-                    status=status)
+        link = Link(
+            id=str(lid), start=str(lk.start_node_name), end=str(lk.end_node_name), status=status
+        )
         t = lk.link_type
         if t == "Pipe":
             link.length_m = float(lk.length)
@@ -170,10 +178,12 @@ def model_from_wntr(
         if lk.vertices:
             vx = np.array(lk.vertices, dtype=np.float64).reshape(-1, 2)
             vlon, vlat, vxm, vym = place.convert(vx)
-            link.vertices = [(geo.round_lonlat(a), geo.round_lonlat(b))
-                             for a, b in zip(vlon, vlat, strict=True)]
-            link.vertices_xy = [(geo.round_m(a), geo.round_m(b))
-                                for a, b in zip(vxm, vym, strict=True)]
+            link.vertices = [
+                (geo.round_lonlat(a), geo.round_lonlat(b)) for a, b in zip(vlon, vlat, strict=True)
+            ]
+            link.vertices_xy = [
+                (geo.round_m(a), geo.round_m(b)) for a, b in zip(vxm, vym, strict=True)
+            ]
         links.append(link)
 
     title = " ".join(str(t) for t in (wn.title or []) if str(t).strip()).strip()
@@ -190,15 +200,24 @@ def model_from_wntr(
 class _Placement:
     """How .inp coordinates map to lon/lat and model metres."""
 
-    def __init__(self, wn: Any, pts: np.ndarray, *, crs: int | str,
-                 anchor: tuple[float, float], scale: float | str) -> None:
+    def __init__(
+        self,
+        wn: Any,
+        pts: np.ndarray,
+        *,
+        crs: int | str,
+        anchor: tuple[float, float],
+        scale: float | str,
+    ) -> None:
         self.local = isinstance(crs, str) and crs.strip().lower() == "local"
         self.anchor = (float(anchor[0]), float(anchor[1]))
         if self.local:
             self.scale = estimate_coordinate_scale(wn) if scale == "auto" else float(scale)
             if len(pts):
-                self.centre = ((pts[:, 0].min() + pts[:, 0].max()) / 2.0,
-                               (pts[:, 1].min() + pts[:, 1].max()) / 2.0)
+                self.centre = (
+                    (pts[:, 0].min() + pts[:, 0].max()) / 2.0,
+                    (pts[:, 1].min() + pts[:, 1].max()) / 2.0,
+                )
             else:
                 self.centre = (0.0, 0.0)
             self.model_crs = f"EPSG:{geo.utm_epsg(*self.anchor)}"
@@ -209,8 +228,9 @@ class _Placement:
             self.src_crs = geo.crs_name(crs)
             src = geo.parse_crs(crs)
             if not src.is_projected:
-                raise ValidationFailed(f".inp coordinates must be in a projected CRS, got "
-                                       f"{self.src_crs}")
+                raise ValidationFailed(
+                    f".inp coordinates must be in a projected CRS, got {self.src_crs}"
+                )
             if geo.is_metric_projected(src):
                 self.model_crs = self.src_crs
             else:
@@ -234,8 +254,12 @@ class _Placement:
 
     def describe(self) -> dict[str, Any]:
         if self.local:
-            return {"crs": "local", "scale_m_per_unit": self.scale,
-                    "centre": list(self.centre), "anchor": list(self.anchor)}
+            return {
+                "crs": "local",
+                "scale_m_per_unit": self.scale,
+                "centre": list(self.centre),
+                "anchor": list(self.anchor),
+            }
         return {"crs": self.src_crs}
 
 
@@ -257,8 +281,9 @@ def import_inp(
     ids = _coordinate_ids(path_or_text)
     if name is None and not (isinstance(path_or_text, str) and "\n" in path_or_text):
         name = _INP_NAME.sub("_", Path(path_or_text).stem)
-    model, report = model_from_wntr(wn, crs=crs, anchor=anchor, scale=scale, name=name,
-                                    coordinate_ids=ids)
+    model, report = model_from_wntr(
+        wn, crs=crs, anchor=anchor, scale=scale, name=name, coordinate_ids=ids
+    )
     if strict:
         report.raise_if_errors("EPANET import")
     return model, report

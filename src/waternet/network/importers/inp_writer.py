@@ -53,34 +53,54 @@ def _build(model: NetworkModel) -> Any:
         if n.kind == "reservoir":
             wn.add_reservoir(n.id, base_head=n.head_m if n.head_m is not None else n.elevation_m)
         elif n.kind == "tank":
-            wn.add_tank(n.id, elevation=n.elevation_m,
-                        init_level=n.init_level_m if n.init_level_m is not None else 3.0,
-                        min_level=n.min_level_m if n.min_level_m is not None else 0.0,
-                        max_level=n.max_level_m if n.max_level_m is not None else 6.0,
-                        diameter=n.tank_diameter_m if n.tank_diameter_m is not None else 15.0)
+            wn.add_tank(
+                n.id,
+                elevation=n.elevation_m,
+                init_level=n.init_level_m if n.init_level_m is not None else 3.0,
+                min_level=n.min_level_m if n.min_level_m is not None else 0.0,
+                max_level=n.max_level_m if n.max_level_m is not None else 6.0,
+                diameter=n.tank_diameter_m if n.tank_diameter_m is not None else 15.0,
+            )
         else:
             wn.add_junction(n.id, base_demand=n.base_demand_m3s, elevation=n.elevation_m)
     for lk in model.links:
         status = lk.status.upper()
         if lk.kind == "pump":
-            wn.add_pump(lk.id, lk.start, lk.end, pump_type="POWER",
-                        pump_parameter=float(lk.attrs.get("power_kw", DEFAULT_PUMP_KW)),
-                        initial_status="CLOSED" if status == "CLOSED" else "OPEN")
+            wn.add_pump(
+                lk.id,
+                lk.start,
+                lk.end,
+                pump_type="POWER",
+                pump_parameter=float(lk.attrs.get("power_kw", DEFAULT_PUMP_KW)),
+                initial_status="CLOSED" if status == "CLOSED" else "OPEN",
+            )
         elif lk.kind == "valve":
-            wn.add_valve(lk.id, lk.start, lk.end, diameter=lk.diameter_m or 0.3,
-                         valve_type=(lk.valve_type or "TCV").upper(),
-                         initial_setting=float(lk.attrs.get("setting", 0.0)),
-                         initial_status=status if status in ("OPEN", "CLOSED") else "ACTIVE")
+            wn.add_valve(
+                lk.id,
+                lk.start,
+                lk.end,
+                diameter=lk.diameter_m or 0.3,
+                valve_type=(lk.valve_type or "TCV").upper(),
+                initial_setting=float(lk.attrs.get("setting", 0.0)),
+                initial_status=status if status in ("OPEN", "CLOSED") else "ACTIVE",
+            )
         else:
-            wn.add_pipe(lk.id, lk.start, lk.end, length=lk.length_m, diameter=lk.diameter_m,
-                        roughness=lk.roughness if lk.roughness is not None else 100.0,
-                        initial_status="CLOSED" if status == "CLOSED" else "OPEN",
-                        check_valve=lk.check_valve)
+            wn.add_pipe(
+                lk.id,
+                lk.start,
+                lk.end,
+                length=lk.length_m,
+                diameter=lk.diameter_m,
+                roughness=lk.roughness if lk.roughness is not None else 100.0,
+                initial_status="CLOSED" if status == "CLOSED" else "OPEN",
+                check_valve=lk.check_valve,
+            )
     return wn
 
 
-def write_inp(model: NetworkModel, path: str | os.PathLike[str], *, wn: Any = None,
-              units: str = "LPS") -> Path:
+def write_inp(
+    model: NetworkModel, path: str | os.PathLike[str], *, wn: Any = None, units: str = "LPS"
+) -> Path:
     """Write ``model`` as an .inp file (SI flow units by default, so lengths are metres and
     coordinates are the model's projected metres: re-import with ``crs=model.crs``)."""
     import wntr

@@ -60,9 +60,18 @@ def find_layer_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
     layer names, ``valves.csv``, ``customers.csv`` and ``network.json``."""
     d = Path(directory)
     if not d.is_dir():
-        raise ValidationFailed(f"{d} is not a directory",
-                               details=[{"severity": "error", "code": "unreadable",
-                                         "element": str(d), "layer": "", "message": "no dir"}])
+        raise ValidationFailed(
+            f"{d} is not a directory",
+            details=[
+                {
+                    "severity": "error",
+                    "code": "unreadable",
+                    "element": str(d),
+                    "layer": "",
+                    "message": "no dir",
+                }
+            ],
+        )
     out: dict[str, Path] = {}
     for name in LAYER_NAMES:
         for ext in (".geojson", ".json"):
@@ -75,11 +84,17 @@ def find_layer_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
     return out
 
 
-def import_layers_dir(directory: str | os.PathLike[str], *, crs: int | str | None = None,
-                      base: NetworkModel | None = None, name: str | None = None,
-                      valves_csv: str | os.PathLike[str] | None = None,
-                      customers_csv: str | os.PathLike[str] | None = None,
-                      strict: bool = True, **kwargs: Any) -> tuple[NetworkModel, ValidationReport]:
+def import_layers_dir(
+    directory: str | os.PathLike[str],
+    *,
+    crs: int | str | None = None,
+    base: NetworkModel | None = None,
+    name: str | None = None,
+    valves_csv: str | os.PathLike[str] | None = None,
+    customers_csv: str | os.PathLike[str] | None = None,
+    strict: bool = True,
+    **kwargs: Any,
+) -> tuple[NetworkModel, ValidationReport]:
     """Import every layer found in ``directory`` (see :func:`find_layer_files`). A valves /
     customers CSV given here is used instead of the folder's own CSV (a ``valves``/
     ``customers`` GeoJSON layer in the folder wins over the folder's CSV)."""
@@ -100,11 +115,17 @@ def import_layers_dir(directory: str | os.PathLike[str], *, crs: int | str | Non
     elif "customers" not in layers:
         customers_csv = found.get("customers.csv")
     return import_layers(
-        layers, crs=crs, base=base, strict=strict,
+        layers,
+        crs=crs,
+        base=base,
+        strict=strict,
         name=name or meta.get("name") or Path(directory).name,
         model_crs=kwargs.pop("model_crs", None) or (None if base else meta.get("crs")),
         meta=meta.get("meta") if isinstance(meta.get("meta"), dict) else None,
-        valves_csv=valves_csv, customers_csv=customers_csv, **kwargs)
+        valves_csv=valves_csv,
+        customers_csv=customers_csv,
+        **kwargs,
+    )
 
 
 def import_layers(
@@ -138,11 +159,13 @@ def import_layers(
         model = NetworkModel.from_dict(base.to_dict())
         for k in NETWORK_LAYERS:
             if k in feats:
-                rep.warning("ignored_layer", k, f"layer {k} ignored: network comes from the "
-                            ".inp", k)
+                rep.warning(
+                    "ignored_layer", k, f"layer {k} ignored: network comes from the .inp", k
+                )
     else:
-        model = _network(feats, rep, model_crs=model_crs, name=name or "network",
-                         snap_m=snap_tolerance_m)
+        model = _network(
+            feats, rep, model_crs=model_crs, name=name or "network", snap_m=snap_tolerance_m
+        )
     if name:
         model.name = name
     if meta:
@@ -151,14 +174,14 @@ def import_layers(
     rows = []
     positions: dict[str, tuple[float, float]] = {}
     for f in feats.get("valves", []):
-        row = {k: f.props.get(k) for k in ("link", "node", "diameter_mm", "type", "normal",
-                                           "operable")}
+        row = {
+            k: f.props.get(k) for k in ("link", "node", "diameter_mm", "type", "normal", "operable")
+        }
         vid = f.id or ""
         row["valve"] = vid
         rows.append(row)
         if len(f.lonlat):
-            positions[vid] = (geo.round_lonlat(f.lonlat[0, 0]),
-                                       geo.round_lonlat(f.lonlat[0, 1]))
+            positions[vid] = (geo.round_lonlat(f.lonlat[0, 0]), geo.round_lonlat(f.lonlat[0, 1]))
     if "valves" in feats:
         add_valves(model, rep, rows=rows, positions=positions, layer="valves")
     if valves_csv is not None:
@@ -169,14 +192,23 @@ def import_layers(
         if node is None and ll is not None:
             node = att.node(ll)
             if node is None:
-                rep.error("unattached", f.id or f"feature #{f.index}",
-                          f"hydrant has no node and none within {attach_tolerance_m} m",
-                          "hydrants")
+                rep.error(
+                    "unattached",
+                    f.id or f"feature #{f.index}",
+                    f"hydrant has no node and none within {attach_tolerance_m} m",
+                    "hydrants",
+                )
         if f.id is None:
             rep.error("missing_field", f"feature #{f.index}", "hydrant without id", "hydrants")
-        model.hydrants.append(Hydrant(id=f.id or f"?{f.index}", node=node or "",
-                                      lon=ll[0] if ll else None, lat=ll[1] if ll else None,
-                                      attrs=_extra(f, "hydrants", ("node",))))
+        model.hydrants.append(
+            Hydrant(
+                id=f.id or f"?{f.index}",
+                node=node or "",
+                lon=ll[0] if ll else None,
+                lat=ll[1] if ll else None,
+                attrs=_extra(f, "hydrants", ("node",)),
+            )
+        )
     for f in feats.get("customers", []):
         ll = _ll(f)
         c = customer_from_props(f.props, rep, "customers", f.id or f"feature #{f.index}", ll)
@@ -202,8 +234,23 @@ def _ll(f: Feature) -> tuple[float, float] | None:
     return geo.round_lonlat(f.lonlat[0, 0]), geo.round_lonlat(f.lonlat[0, 1])
 
 
-_KNOWN_EXTRA = {"x", "y", "lon", "lat", "critical", "length_m", "kind", "class", "dma",
-                "link", "node", "address", "sensor", "inflow", "valve"}
+_KNOWN_EXTRA = {
+    "x",
+    "y",
+    "lon",
+    "lat",
+    "critical",
+    "length_m",
+    "kind",
+    "class",
+    "dma",
+    "link",
+    "node",
+    "address",
+    "sensor",
+    "inflow",
+    "valve",
+}
 
 
 def _extra(f: Feature, layer: str, also: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -212,11 +259,20 @@ def _extra(f: Feature, layer: str, also: tuple[str, ...] = ()) -> dict[str, Any]
     return {k: v for k, v in f.props.items() if k not in known and v is not None}
 
 
-def _network(feats: Mapping[str, list[Feature]], rep: ValidationReport, *,
-             model_crs: str | None, name: str, snap_m: float) -> NetworkModel:
+def _network(
+    feats: Mapping[str, list[Feature]],
+    rep: ValidationReport,
+    *,
+    model_crs: str | None,
+    name: str,
+    snap_m: float,
+) -> NetworkModel:
     node_feats: list[tuple[Feature, str]] = []
-    for layer, default_kind in (("junctions", "junction"), ("sources", "reservoir"),
-                                ("nodes", "junction")):
+    for layer, default_kind in (
+        ("junctions", "junction"),
+        ("sources", "reservoir"),
+        ("nodes", "junction"),
+    ):
         node_feats.extend((f, default_kind) for f in feats.get(layer, []))
     if "pipes" not in feats:
         rep.error("missing_field", "pipes", "no pipes layer", "pipes")
@@ -235,10 +291,20 @@ def _network(feats: Mapping[str, list[Feature]], rep: ValidationReport, *,
         if f.id is None:
             rep.error("missing_field", label, "node without id", layer)
         kind = (opt_str(pick(f.props, layer, "kind")) or default_kind).lower()
-        n = Node(id=f.id or f"?{f.index}", kind=kind, dma=opt_str(pick(f.props, layer, "dma")),
-                 attrs=_extra(f, layer))
-        for fld in ("elevation_m", "head_m", "init_level_m", "min_level_m", "max_level_m",
-                    "tank_diameter_m"):
+        n = Node(
+            id=f.id or f"?{f.index}",
+            kind=kind,
+            dma=opt_str(pick(f.props, layer, "dma")),
+            attrs=_extra(f, layer),
+        )
+        for fld in (
+            "elevation_m",
+            "head_m",
+            "init_level_m",
+            "min_level_m",
+            "max_level_m",
+            "tank_diameter_m",
+        ):
             v = opt_float(pick(f.props, layer, fld), rep, label, fld, layer)
             if v is not None:
                 setattr(n, fld, v)
@@ -267,14 +333,23 @@ def geo_anchor() -> tuple[float, float]:
     return DEFAULT_ANCHOR
 
 
-def _link(model: NetworkModel, f: Feature, rep: ValidationReport, proj: geo.Projector,
-          tree: cKDTree | None, with_xy: list[Node], snap_m: float) -> None:
+def _link(
+    model: NetworkModel,
+    f: Feature,
+    rep: ValidationReport,
+    proj: geo.Projector,
+    tree: cKDTree | None,
+    with_xy: list[Node],
+    snap_m: float,
+) -> None:
     layer = "pipes"
     label = f.id or f"feature #{f.index}"
     if f.id is None:
         rep.error("missing_field", label, "pipe without id", layer)
-    ends: list[str | None] = [opt_str(pick(f.props, layer, "start")),
-                              opt_str(pick(f.props, layer, "end"))]
+    ends: list[str | None] = [
+        opt_str(pick(f.props, layer, "start")),
+        opt_str(pick(f.props, layer, "end")),
+    ]
     xy = None
     if f.geometry is not None:
         x, y = proj.to_xy(f.lonlat[:, 0], f.lonlat[:, 1])
@@ -285,15 +360,26 @@ def _link(model: NetworkModel, f: Feature, rep: ValidationReport, proj: geo.Proj
                 if np.isfinite(d):
                     ends[i] = with_xy[int(k)].id
             if ends[i] is None:
-                rep.error("unknown_node", label, f"pipe {'start' if i == 0 else 'end'} has no "
-                          f"node id and no node within {snap_m} m", layer)
+                rep.error(
+                    "unknown_node",
+                    label,
+                    f"pipe {'start' if i == 0 else 'end'} has no "
+                    f"node id and no node within {snap_m} m",
+                    layer,
+                )
     elif ends[0] is None or ends[1] is None:
         rep.error("unknown_node", label, "pipe without geometry and without end node ids", layer)
     kind = (opt_str(pick(f.props, layer, "kind")) or "pipe").lower()
-    lk = Link(id=f.id or f"?{f.index}", start=ends[0] or "", end=ends[1] or "", kind=kind,
-              status=(opt_str(pick(f.props, layer, "status")) or "open").lower(),
-              valve_type=opt_str(pick(f.props, layer, "valve_type")),
-              material=opt_str(pick(f.props, layer, "material")), attrs=_extra(f, layer))
+    lk = Link(
+        id=f.id or f"?{f.index}",
+        start=ends[0] or "",
+        end=ends[1] or "",
+        kind=kind,
+        status=(opt_str(pick(f.props, layer, "status")) or "open").lower(),
+        valve_type=opt_str(pick(f.props, layer, "valve_type")),
+        material=opt_str(pick(f.props, layer, "material")),
+        attrs=_extra(f, layer),
+    )
     lk.roughness = opt_float(pick(f.props, layer, "roughness"), rep, label, "roughness", layer)
     cv = parse_bool(pick(f.props, layer, "check_valve"))
     if cv is None:
@@ -344,11 +430,15 @@ def _dma(model: NetworkModel, f: Feature, rep: ValidationReport) -> None:
     if meters is None:
         rep.error("bad_value", label, "boundary_meters unreadable", "dmas")
         meters = []
-    model.dmas.append(DMA(
-        code=f.id or f"?{f.index}", name=opt_str(pick(f.props, "dmas", "name")) or "",
-        geometry=polygon_geojson(f.geometry) if f.geometry is not None else None,
-        boundary_meters=[BoundaryMeter(link=lk, inflow=s, sensor=m) for lk, s, m in meters],
-        attrs=_extra(f, "dmas")))
+    model.dmas.append(
+        DMA(
+            code=f.id or f"?{f.index}",
+            name=opt_str(pick(f.props, "dmas", "name")) or "",
+            geometry=polygon_geojson(f.geometry) if f.geometry is not None else None,
+            boundary_meters=[BoundaryMeter(link=lk, inflow=s, sensor=m) for lk, s, m in meters],
+            attrs=_extra(f, "dmas"),
+        )
+    )
 
 
 def _sensor(model: NetworkModel, f: Feature, rep: ValidationReport, att: _Attacher) -> None:
@@ -357,9 +447,14 @@ def _sensor(model: NetworkModel, f: Feature, rep: ValidationReport, att: _Attach
         rep.error("missing_field", label, "sensor without code", "sensors")
     code = f.id or f"?{f.index}"
     kind = opt_str(pick(f.props, "sensors", "kind")) or code.split("-", 1)[0]
-    s = SensorSite(code=code, kind=kind.upper(), node=opt_str(pick(f.props, "sensors", "node")),
-                   link=opt_str(pick(f.props, "sensors", "link")),
-                   dma=opt_str(pick(f.props, "sensors", "dma")), attrs=_extra(f, "sensors"))
+    s = SensorSite(
+        code=code,
+        kind=kind.upper(),
+        node=opt_str(pick(f.props, "sensors", "node")),
+        link=opt_str(pick(f.props, "sensors", "link")),
+        dma=opt_str(pick(f.props, "sensors", "dma")),
+        attrs=_extra(f, "sensors"),
+    )
     ll = _ll(f)
     if ll is not None:
         s.lon, s.lat = ll

@@ -34,8 +34,11 @@ def _pt(lon: float | None, lat: float | None) -> dict[str, Any] | None:
 
 
 def _feature(geometry: dict[str, Any] | None, props: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "Feature", "geometry": geometry,
-            "properties": {k: v for k, v in props.items() if v is not None}}
+    return {
+        "type": "Feature",
+        "geometry": geometry,
+        "properties": {k: v for k, v in props.items() if v is not None},
+    }
 
 
 def layer_collections(model: NetworkModel) -> dict[str, dict[str, Any]]:
@@ -58,11 +61,26 @@ def layer_collections(model: NetworkModel) -> dict[str, dict[str, Any]]:
             geom = {"type": "LineString", "coordinates": coords}
             link_mid[lk.id] = tuple(np.mean(np.asarray(coords, dtype=float), axis=0))
         dma = a.dma if a is not None and b is not None and a.dma == b.dma else None
-        pipes.append(_feature(geom, {
-            "id": lk.id, "from_node": lk.start, "to_node": lk.end, "kind": lk.kind,
-            "length_m": lk.length_m, "diameter_mm": round(lk.diameter_m * 1000.0, 3),
-            "status": lk.status, "check_valve": lk.check_valve, "valve_type": lk.valve_type,
-            "roughness": lk.roughness, "material": lk.material, "dma": dma, **lk.attrs}))
+        pipes.append(
+            _feature(
+                geom,
+                {
+                    "id": lk.id,
+                    "from_node": lk.start,
+                    "to_node": lk.end,
+                    "kind": lk.kind,
+                    "length_m": lk.length_m,
+                    "diameter_mm": round(lk.diameter_m * 1000.0, 3),
+                    "status": lk.status,
+                    "check_valve": lk.check_valve,
+                    "valve_type": lk.valve_type,
+                    "roughness": lk.roughness,
+                    "material": lk.material,
+                    "dma": dma,
+                    **lk.attrs,
+                },
+            )
+        )
     links = model.link_by_id
     for v in model.valves:
         if v.lon is not None and v.lat is not None:
@@ -75,8 +93,9 @@ def layer_collections(model: NetworkModel) -> dict[str, dict[str, Any]]:
             lon, lat = proj.point_lonlat(*p)
             valve_pts[v.id] = (geo.round_lonlat(lon), geo.round_lonlat(lat))
 
-    def attach_ll(lon: float | None, lat: float | None, node: str | None,
-                  link: str | None) -> dict[str, Any] | None:
+    def attach_ll(
+        lon: float | None, lat: float | None, node: str | None, link: str | None
+    ) -> dict[str, Any] | None:
         if lon is not None and lat is not None:
             return _pt(lon, lat)
         if node is not None and node in nodes:
@@ -87,46 +106,125 @@ def layer_collections(model: NetworkModel) -> dict[str, dict[str, Any]]:
         return None
 
     def node_props(n: Any) -> dict[str, Any]:
-        return {"id": n.id, "kind": n.kind, "elevation_m": n.elevation_m,
-                "base_demand_m3s": n.base_demand_m3s if n.kind == "junction" else None,
-                "head_m": n.head_m, "init_level_m": n.init_level_m,
-                "min_level_m": n.min_level_m, "max_level_m": n.max_level_m,
-                "tank_diameter_m": n.tank_diameter_m, "dma": n.dma, **n.attrs}
+        return {
+            "id": n.id,
+            "kind": n.kind,
+            "elevation_m": n.elevation_m,
+            "base_demand_m3s": n.base_demand_m3s if n.kind == "junction" else None,
+            "head_m": n.head_m,
+            "init_level_m": n.init_level_m,
+            "min_level_m": n.min_level_m,
+            "max_level_m": n.max_level_m,
+            "tank_diameter_m": n.tank_diameter_m,
+            "dma": n.dma,
+            **n.attrs,
+        }
 
     return {
         "pipes": _fc("pipes", pipes),
-        "junctions": _fc("junctions", (_feature(_pt(n.lon, n.lat), node_props(n))
-                                       for n in model.nodes if n.kind == "junction")),
-        "sources": _fc("sources", (_feature(_pt(n.lon, n.lat), node_props(n))
-                                   for n in model.nodes if n.is_source)),
-        "valves": _fc("valves", (_feature(
-            _pt(*valve_pts.get(v.id, (None, None))),
-            {"valve": v.id, "link": v.link, "node": v.node, "diameter_mm": v.diameter_mm,
-             "type": v.type, "normal": v.normal, "operable": v.operable, **v.attrs})
-            for v in model.valves)),
-        "hydrants": _fc("hydrants", (_feature(attach_ll(h.lon, h.lat, h.node, None),
-                                              {"id": h.id, "node": h.node, **h.attrs})
-                                     for h in model.hydrants)),
-        "customers": _fc("customers", (_feature(
-            attach_ll(c.lon, c.lat, c.node, c.link),
-            {"account": c.account, "class": c.customer_class, "critical": c.critical,
-             "node": c.node, "link": c.link, "address": c.address or None, **c.attrs})
-            for c in model.customers)),
-        "dmas": _fc("dmas", (_feature(d.geometry, {
-            "code": d.code, "name": d.name or None,
-            "boundary_meters": [{"link": m.link, "inflow": m.inflow,
-                                 **({"sensor": m.sensor} if m.sensor else {})}
-                                for m in d.boundary_meters], **d.attrs})
-            for d in model.dmas)),
-        "sensors": _fc("sensors", (_feature(
-            attach_ll(s.lon, s.lat, s.node, s.link),
-            {"code": s.code, "kind": s.kind, "node": s.node, "link": s.link, "dma": s.dma,
-             **s.attrs}) for s in model.sensors)),
+        "junctions": _fc(
+            "junctions",
+            (
+                _feature(_pt(n.lon, n.lat), node_props(n))
+                for n in model.nodes
+                if n.kind == "junction"
+            ),
+        ),
+        "sources": _fc(
+            "sources",
+            (_feature(_pt(n.lon, n.lat), node_props(n)) for n in model.nodes if n.is_source),
+        ),
+        "valves": _fc(
+            "valves",
+            (
+                _feature(
+                    _pt(*valve_pts.get(v.id, (None, None))),
+                    {
+                        "valve": v.id,
+                        "link": v.link,
+                        "node": v.node,
+                        "diameter_mm": v.diameter_mm,
+                        "type": v.type,
+                        "normal": v.normal,
+                        "operable": v.operable,
+                        **v.attrs,
+                    },
+                )
+                for v in model.valves
+            ),
+        ),
+        "hydrants": _fc(
+            "hydrants",
+            (
+                _feature(
+                    attach_ll(h.lon, h.lat, h.node, None), {"id": h.id, "node": h.node, **h.attrs}
+                )
+                for h in model.hydrants
+            ),
+        ),
+        "customers": _fc(
+            "customers",
+            (
+                _feature(
+                    attach_ll(c.lon, c.lat, c.node, c.link),
+                    {
+                        "account": c.account,
+                        "class": c.customer_class,
+                        "critical": c.critical,
+                        "node": c.node,
+                        "link": c.link,
+                        "address": c.address or None,
+                        **c.attrs,
+                    },
+                )
+                for c in model.customers
+            ),
+        ),
+        "dmas": _fc(
+            "dmas",
+            (
+                _feature(
+                    d.geometry,
+                    {
+                        "code": d.code,
+                        "name": d.name or None,
+                        "boundary_meters": [
+                            {
+                                "link": m.link,
+                                "inflow": m.inflow,
+                                **({"sensor": m.sensor} if m.sensor else {}),
+                            }
+                            for m in d.boundary_meters
+                        ],
+                        **d.attrs,
+                    },
+                )
+                for d in model.dmas
+            ),
+        ),
+        "sensors": _fc(
+            "sensors",
+            (
+                _feature(
+                    attach_ll(s.lon, s.lat, s.node, s.link),
+                    {
+                        "code": s.code,
+                        "kind": s.kind,
+                        "node": s.node,
+                        "link": s.link,
+                        "dma": s.dma,
+                        **s.attrs,
+                    },
+                )
+                for s in model.sensors
+            ),
+        ),
     }
 
 
-def write_layers(model: NetworkModel, out_dir: str | os.PathLike[str], *, inp: bool = True,
-                 wn: Any = None) -> dict[str, Path]:
+def write_layers(
+    model: NetworkModel, out_dir: str | os.PathLike[str], *, inp: bool = True, wn: Any = None
+) -> dict[str, Path]:
     """Write the layer folder; returns {file name: path}. ``wn``: a WNTR model to write as the
     .inp (coordinates replaced), see :func:`waternet.network.importers.inp_writer.write_inp`."""
     out = Path(out_dir)
@@ -137,18 +235,37 @@ def write_layers(model: NetworkModel, out_dir: str | os.PathLike[str], *, inp: b
         p.write_text(json.dumps(fc, separators=(",", ":")), encoding="utf-8")
         written[p.name] = p
     p = out / "valves.csv"
-    write_csv(p, ("valve", "link", "node", "diameter_mm", "type", "normal", "operable"),
-              ((v.id, v.link, v.node, v.diameter_mm, v.type, v.normal,
-                "true" if v.operable else "false") for v in model.valves))
+    write_csv(
+        p,
+        ("valve", "link", "node", "diameter_mm", "type", "normal", "operable"),
+        (
+            (
+                v.id,
+                v.link,
+                v.node,
+                v.diameter_mm,
+                v.type,
+                v.normal,
+                "true" if v.operable else "false",
+            )
+            for v in model.valves
+        ),
+    )
     written[p.name] = p
     p = out / "customers.csv"
-    write_csv(p, ("account", "node", "link", "class", "address"),
-              ((c.account, c.node, c.link, c.customer_class, c.address)
-               for c in model.customers))
+    write_csv(
+        p,
+        ("account", "node", "link", "class", "address"),
+        ((c.account, c.node, c.link, c.customer_class, c.address) for c in model.customers),
+    )
     written[p.name] = p
     p = out / "network.json"
-    p.write_text(json.dumps({"format": FORMAT, "name": model.name, "crs": model.crs,
-                             "meta": model.meta}, indent=2), encoding="utf-8")
+    p.write_text(
+        json.dumps(
+            {"format": FORMAT, "name": model.name, "crs": model.crs, "meta": model.meta}, indent=2
+        ),
+        encoding="utf-8",
+    )
     written[p.name] = p
     if inp:
         written["network.inp"] = write_inp(model, out / "network.inp", wn=wn)
