@@ -42,6 +42,17 @@ class Layer:
         return len(self.ids)
 
 
+def mercator(ll: F64) -> F64:
+    """Web-mercator world coordinates at zoom 0 (0..256)."""
+    lat = np.radians(np.clip(ll[:, 1], -85.0511, 85.0511))
+    return np.column_stack(
+        [
+            (ll[:, 0] + 180.0) / 360.0 * 256.0,
+            (1.0 - np.arcsinh(np.tan(lat)) / math.pi) / 2.0 * 256.0,
+        ]
+    )
+
+
 def deg_per_px(zoom: int) -> float:
     return 360.0 / (256.0 * 2.0**zoom)
 

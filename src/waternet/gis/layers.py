@@ -31,6 +31,7 @@ from waternet.gis.features import (
     F64,
     I64,
     Layer,
+    mercator,
     pipe_features,
     point_features,
     polygon_features,
@@ -68,7 +69,7 @@ def _points_layer(
     keep = np.flatnonzero(ok)
     ll = np.column_stack([lon[keep], lat[keep]])
     return Layer(
-        merc=_mercator(ll),
+        merc=mercator(ll),
         ids=[ids[i] for i in keep.tolist()],
         props={k: [v[i] for i in keep.tolist()] for k, v in props.items()},
         lonlat=ll,
@@ -295,17 +296,6 @@ def _extent(lay: Layer) -> tuple[float, float, float, float]:
             e = (np.inf, np.inf, -np.inf, -np.inf)  # an empty layer: never "all of it"
         lay.extent = (float(e[0]), float(e[1]), float(e[2]), float(e[3]))
     return lay.extent
-
-
-def _mercator(ll: F64) -> F64:
-    """Web-mercator world coordinates at zoom 0 (0..256)."""
-    lat = np.radians(np.clip(ll[:, 1], -85.0511, 85.0511))
-    return np.column_stack(
-        [
-            (ll[:, 0] + 180.0) / 360.0 * 256.0,
-            (1.0 - np.arcsinh(np.tan(lat)) / math.pi) / 2.0 * 256.0,
-        ]
-    )
 
 
 def _lines_layer(
