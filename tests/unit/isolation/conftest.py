@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from waternet.network.topology import PIPE, PUMP, Topology
+from waternet.network.valves import ValveLayer
 
 
 def net_path(name: str) -> Path:
@@ -90,3 +93,31 @@ def reference_supplied(
 def elems_to_keys(topo: Topology, elems: np.ndarray) -> set[tuple[str, int]]:
     n = topo.n_nodes
     return {("n", int(e)) if e < n else ("l", int(e) - n) for e in elems.tolist()}
+
+
+def draw_valve_rows(draw: Any, links: list[tuple[int, int]]) -> list[dict[str, str]]:
+    """A random valve layer for ``small_topology(links)``: a valve at ~60 % of link ends, ~20 %
+    inoperable, ~10 % normally closed (for hypothesis ``@st.composite`` strategies)."""
+    rows: list[dict[str, str]] = []
+    for j, (a, b) in enumerate(links):
+        for nd in {a, b}:
+            if draw(st.integers(0, 9)) < 6:
+                rows.append(
+                    {
+                        "valve": f"V{len(rows)}",
+                        "link": f"P{j}",
+                        "node": f"N{nd}",
+                        "operable": "true" if draw(st.integers(0, 9)) < 8 else "false",
+                        "normal": "open" if draw(st.integers(0, 9)) < 9 else "closed",
+                    }
+                )
+    return rows
+
+
+def closed_pairs(layer: ValveLayer, valve_ids: list[str]) -> set[tuple[int, int]]:
+    """(link, node) pairs closed: the layer's normally closed valves plus ``valve_ids``."""
+    out = {(int(layer.link[i]), int(layer.node[i])) for i in np.flatnonzero(~layer.normal_open)}
+    for v in valve_ids:
+        i = layer.valve_index[v]
+        out.add((int(layer.link[i]), int(layer.node[i])))
+    return out

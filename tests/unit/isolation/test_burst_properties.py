@@ -11,7 +11,13 @@ import numpy as np
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from tests.unit.isolation.conftest import elems_to_keys, reference_supplied, small_topology
+from tests.unit.isolation.conftest import (
+    closed_pairs,
+    draw_valve_rows,
+    elems_to_keys,
+    reference_supplied,
+    small_topology,
+)
 from waternet.isolation.engine import IsolationEngine
 from waternet.network.topology import PIPE, PUMP, Topology
 from waternet.network.valves import ValveLayer
@@ -32,19 +38,7 @@ def cv_scenarios(draw: Any) -> Case:
     closed = [k == PIPE and draw(st.integers(0, 9)) == 0 for k in kinds]
     sources = tuple(sorted(set(draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=2)))))
     topo = small_topology(n, links, sources=sources, kinds=kinds, oneway=oneway, closed=closed)
-    rows = []
-    for j, (a, b) in enumerate(links):
-        for nd in {a, b}:
-            if draw(st.integers(0, 9)) < 6:
-                rows.append(
-                    {
-                        "valve": f"V{len(rows)}",
-                        "link": f"P{j}",
-                        "node": f"N{nd}",
-                        "operable": "true" if draw(st.integers(0, 9)) < 8 else "false",
-                        "normal": "open" if draw(st.integers(0, 9)) < 9 else "closed",
-                    }
-                )
+    rows = draw_valve_rows(draw, links)
     layer = ValveLayer.from_rows(rows, topo)
     pipes = [f"P{j}" for j in range(m) if kinds[j] == PIPE]
     cv_pipes = [f"P{j}" for j in range(m) if kinds[j] == PIPE and oneway[j]]
@@ -54,14 +48,6 @@ def cv_scenarios(draw: Any) -> Case:
         burst = draw(st.sampled_from(pipes))
     stuck = draw(st.lists(st.sampled_from([r["valve"] for r in rows] or ["-"]), max_size=2))
     return topo, layer, burst, [s for s in stuck if s != "-"]
-
-
-def _closed_pairs(topo: Topology, layer: ValveLayer, valve_ids: list[str]) -> set[tuple[int, int]]:
-    out = {(int(layer.link[i]), int(layer.node[i])) for i in np.flatnonzero(~layer.normal_open)}
-    for v in valve_ids:
-        i = layer.valve_index[v]
-        out.add((int(layer.link[i]), int(layer.node[i])))
-    return out
 
 
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -86,14 +72,12 @@ def test_burst_on_any_pipe_is_cut_from_every_source(case: Case) -> None:
     if len(srcs) < len(all_srcs):
         assert any("inside the isolated area" in w for w in plan.warnings)
     # the rupture takes water from both ends: after the plan no source reaches it
-    after = reference_supplied(
-        topo, _closed_pairs(topo, layer, plan.valves_to_close), srcs, burst=j
-    )
+    after = reference_supplied(topo, closed_pairs(layer, plan.valves_to_close), srcs, burst=j)
     assert b not in after
     # and every proposed valve is needed: left open, it lets water into the burst
     for v in plan.valves_to_close:
         rest = [w for w in plan.valves_to_close if w != v]
-        assert b in reference_supplied(topo, _closed_pairs(topo, layer, rest), srcs, burst=j)
+        assert b in reference_supplied(topo, closed_pairs(layer, rest), srcs, burst=j)
 
 
 @PROPS
@@ -107,10 +91,8 @@ def test_isolated_cut_off_and_unsupplied_before_partition_the_dry_part(case: Cas
     area = elems_to_keys(topo, plan.area_elements)
     all_srcs = np.flatnonzero(topo.node_is_source).tolist()
     srcs = [i for i in all_srcs if ("n", i) not in area]
-    before = reference_supplied(topo, _closed_pairs(topo, layer, []), all_srcs)
-    after = reference_supplied(
-        topo, _closed_pairs(topo, layer, plan.valves_to_close), srcs, burst=j
-    )
+    before = reference_supplied(topo, closed_pairs(layer, []), all_srcs)
+    after = reference_supplied(topo, closed_pairs(layer, plan.valves_to_close), srcs, burst=j)
     everything = {("n", i) for i in range(topo.n_nodes)} | {("l", k) for k in range(topo.n_links)}
     iso = elems_to_keys(topo, plan.isolated_elements)
     cut = elems_to_keys(topo, plan.cut_off_elements)
@@ -142,8 +124,8 @@ def test_node_burst_keeps_the_rules_of_its_links(case: Case, data: Any) -> None:
     assert plan.area_elements is not None
     area = elems_to_keys(topo, plan.area_elements)
     srcs = [s for s in np.flatnonzero(topo.node_is_source).tolist() if ("n", s) not in area]
-    after = reference_supplied(topo, _closed_pairs(topo, layer, plan.valves_to_close), srcs)
+    after = reference_supplied(topo, closed_pairs(layer, plan.valves_to_close), srcs)
     assert ("n", i) not in after
     for v in plan.valves_to_close:
         rest = [w for w in plan.valves_to_close if w != v]
-        assert ("n", i) in reference_supplied(topo, _closed_pairs(topo, layer, rest), srcs)
+        assert ("n", i) in reference_supplied(topo, closed_pairs(layer, rest), srcs)

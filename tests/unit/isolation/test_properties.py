@@ -8,7 +8,13 @@ import numpy as np
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from tests.unit.isolation.conftest import elems_to_keys, reference_supplied, small_topology
+from tests.unit.isolation.conftest import (
+    closed_pairs,
+    draw_valve_rows,
+    elems_to_keys,
+    reference_supplied,
+    small_topology,
+)
 from waternet.isolation.engine import IsolationEngine
 from waternet.network.topology import PIPE, PUMP, Topology
 from waternet.network.valves import ValveLayer
@@ -26,33 +32,13 @@ def scenarios(draw: Any) -> tuple[Topology, ValveLayer, str, list[str]]:
     closed[0] = False
     sources = tuple(sorted(set(draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=2)))))
     topo = small_topology(n, links, sources=sources, kinds=kinds, oneway=oneway, closed=closed)
-    rows = []
-    for j, (a, b) in enumerate(links):
-        for nd in {a, b}:
-            if draw(st.integers(0, 9)) < 6:
-                rows.append(
-                    {
-                        "valve": f"V{len(rows)}",
-                        "link": f"P{j}",
-                        "node": f"N{nd}",
-                        "operable": "true" if draw(st.integers(0, 9)) < 8 else "false",
-                        "normal": "open" if draw(st.integers(0, 9)) < 9 else "closed",
-                    }
-                )
+    rows = draw_valve_rows(draw, links)
     layer = ValveLayer.from_rows(rows, topo)
     pipes = [f"P{j}" for j in range(m) if kinds[j] == PIPE]
     burst = draw(st.sampled_from(pipes))
     stuck = draw(st.lists(st.sampled_from([r["valve"] for r in rows] or ["-"]), max_size=2))
     stuck = [s for s in stuck if s != "-"]
     return topo, layer, burst, stuck
-
-
-def _closed_pairs(topo: Topology, layer: ValveLayer, valve_ids: list[str]) -> set[tuple[int, int]]:
-    out = {(int(layer.link[i]), int(layer.node[i])) for i in np.flatnonzero(~layer.normal_open)}
-    for v in valve_ids:
-        i = layer.valve_index[v]
-        out.add((int(layer.link[i]), int(layer.node[i])))
-    return out
 
 
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -72,18 +58,16 @@ def test_plan_properties(case: tuple[Topology, ValveLayer, str, list[str]]) -> N
     if len(srcs) < int(topo.node_is_source.sum()):
         assert any("inside the isolated area" in w for w in plan.warnings)
     all_srcs = np.flatnonzero(topo.node_is_source).tolist()
-    before = reference_supplied(topo, _closed_pairs(topo, layer, []), all_srcs)
+    before = reference_supplied(topo, closed_pairs(layer, []), all_srcs)
     j = topo.link_index[burst]
     # the burst pipe takes water from both ends, whatever its check valve (issue 11)
-    after = reference_supplied(
-        topo, _closed_pairs(topo, layer, plan.valves_to_close), srcs, burst=j
-    )
+    after = reference_supplied(topo, closed_pairs(layer, plan.valves_to_close), srcs, burst=j)
     # every path from a source to the burst pipe crosses a closed valve
     assert b not in after
     # no proposed valve can be left open without reconnecting the burst pipe to supply
     for v in plan.valves_to_close:
         rest = [w for w in plan.valves_to_close if w != v]
-        assert b in reference_supplied(topo, _closed_pairs(topo, layer, rest), srcs, burst=j)
+        assert b in reference_supplied(topo, closed_pairs(layer, rest), srcs, burst=j)
     # isolated / cut-off sets are exactly the elements without supply
     all_elems = {("n", i) for i in range(topo.n_nodes)} | {("l", j) for j in range(topo.n_links)}
     unsup = all_elems - after
