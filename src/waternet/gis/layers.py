@@ -27,14 +27,7 @@ from numpy.typing import NDArray
 from shapely import STRtree
 
 from waternet.errors import NotFound, ValidationFailed
-from waternet.gis.features import (
-    F64,
-    I64,
-    Layer,
-    pipe_features,
-    point_features,
-    polygon_features,
-)
+from waternet.gis.features import F64, I64, Layer, pipe_features, point_features, polygon_features
 from waternet.network import geo
 from waternet.network.model import NetworkModel
 from waternet.network.spatial import VALVE_OFFSET_M, SpatialIndex
