@@ -171,10 +171,10 @@ def onenet_body(
     *, token: str, imei: str, dev_id: str, frame: bytes, ts_ms: int, nonce: str, new_format: bool
 ) -> bytes:
     """A OneNET data push (old envelope, or the later SDK's with ``msg`` as JSON text)."""
-    from waternet.ingest.formats import platforms
+    from waternet.ingest.formats import onenet, platforms
 
     return platforms.push_body(
-        platforms.onenet_push(
+        onenet.onenet_push(
             token=token,
             imei=imei,
             dev_id=dev_id,

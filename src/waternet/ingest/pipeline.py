@@ -16,7 +16,7 @@ from typing import Any
 
 from waternet.ingest import fastpath, metrics
 from waternet.ingest.formats import mqtt as payloads
-from waternet.ingest.formats import platforms
+from waternet.ingest.formats import onenet, platforms
 from waternet.ingest.registry import Registry
 from waternet.ingest.validation import normalize, validate
 from waternet.sensors.catalogue import Catalogue
@@ -101,7 +101,7 @@ def _parse(
             status_bits_for=status_bits_for,
         )
     if msg.source == "onenet":
-        return platforms.parse_onenet(
+        return onenet.parse_onenet(
             msg.payload,
             token=policy.onenet_token,
             max_bytes=policy.max_payload,

@@ -12,7 +12,7 @@ from waternet.auth.deps import require_roles
 from waternet.db.deps import DbConn
 from waternet.errors import AuthError, ServiceUnavailable
 from waternet.ingest import repository
-from waternet.ingest.formats import platforms
+from waternet.ingest.formats import onenet, platforms
 from waternet.ingest.push import PushWriter
 from waternet.ingest.schemas import PushAck, QuarantineGroup
 from waternet.ingest.spool import SpoolFull
@@ -76,7 +76,7 @@ async def onenet_verify(
 ) -> str:
     """OneNET URL verification: answer ``msg`` when the signature matches the token."""
     token = request.app.state.settings.onenet_token
-    if not token or not platforms.onenet_verify_url(
+    if not token or not onenet.onenet_verify_url(
         msg=msg, nonce=nonce, signature=signature, token=token
     ):
         raise AuthError("bad signature")
@@ -91,7 +91,7 @@ async def onenet_push(request: Request) -> PushAck:
     if not token:
         raise AuthError("OneNET pushes are not configured (WATERNET_ONENET_TOKEN)")
     body = await request.body()
-    if not platforms.onenet_verify_body(body, token=token):
+    if not onenet.onenet_verify_body(body, token=token):
         await _store_push(request, "onenet")  # quarantined with reason bad_signature
         raise AuthError("bad signature")
     return await _store_push(request, "onenet")

@@ -27,7 +27,7 @@ from tests.conftest import Api
 from tests.support.ingest import counts, register
 from waternet.config import reset_settings
 from waternet.ingest.codecs import cjt188
-from waternet.ingest.formats import platforms
+from waternet.ingest.formats import onenet, platforms
 
 TOKEN = "onenet-fuzz-token"
 KEY = "ctwing-fuzz-key"
@@ -142,7 +142,7 @@ def _real_pushes() -> tuple[bytes, bytes]:
     frame = cjt188.encode_read_reply(address="00000000000001", volume_m3=12.5, meter_time=now)
     ct = platforms.push_body(platforms.ctwing_push(imei=IMEI, device_id="d1", frame=frame, ts=now))
     on = platforms.push_body(
-        platforms.onenet_push(token=TOKEN, imei=IMEI, dev_id=1, frame=frame, ts=now, nonce="abc")
+        onenet.onenet_push(token=TOKEN, imei=IMEI, dev_id=1, frame=frame, ts=now, nonce="abc")
     )
     return ct, on
 

@@ -10,7 +10,7 @@ from tests.conftest import Api
 from tests.support.ingest import counts, register
 from waternet.config import reset_settings
 from waternet.ingest.codecs import cjt188, wnframe
-from waternet.ingest.formats import platforms
+from waternet.ingest.formats import onenet, platforms
 
 TOKEN = "onenet-token-123"
 KEY = "ctwing-key-456"
@@ -62,7 +62,7 @@ def test_ctwing_and_onenet_pushes_count_exactly(push_api: Api) -> None:
                 snr_db=7,
             )
         )
-        push = platforms.onenet_push(
+        push = onenet.onenet_push(
             token=TOKEN,
             imei=imei,
             dev_id=100 + i,
@@ -104,7 +104,7 @@ def test_push_authentication(push_api: Api) -> None:
     c = push_api.client
     assert c.post("/api/v1/ingest/ctwing?key=wrong", content=b"{}").status_code == 401  # type: ignore[attr-defined]
     assert c.post("/api/v1/ingest/ctwing", content=b"{}").status_code == 422  # type: ignore[attr-defined]
-    sig = platforms.onenet_signature(token=TOKEN, nonce="abc", msg="hello")
+    sig = onenet.onenet_signature(token=TOKEN, nonce="abc", msg="hello")
     r = c.get("/api/v1/ingest/onenet", params={"msg": "hello", "nonce": "abc", "signature": sig})  # type: ignore[attr-defined]
     assert r.status_code == 200
     assert r.text == "hello"

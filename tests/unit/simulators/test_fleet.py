@@ -15,7 +15,7 @@ from simulators.hydraulics import ScenarioResult
 from simulators.messages import DUPLICATE, QUARANTINED, STORED, Message
 
 from waternet.ingest.codecs import cjt188
-from waternet.ingest.formats import platforms
+from waternet.ingest.formats import onenet, platforms
 from waternet.ingest.formats.mqtt import parse_message
 from waternet.ingest.validation import SensorSpec, validate
 from waternet.sensors.catalogue import default as catalogue
@@ -42,7 +42,7 @@ def _ingest_like(
         if msg.kind == "ctwing":
             res = platforms.parse_ctwing(msg.payload, max_bytes=1 << 20, lookup=lookup)
         elif msg.kind == "onenet":
-            res = platforms.parse_onenet(msg.payload, token=token, max_bytes=1 << 20, lookup=lookup)
+            res = onenet.parse_onenet(msg.payload, token=token, max_bytes=1 << 20, lookup=lookup)
         else:
             # as the worker does: CJ/T 188 meter clocks read in the utility's zone
             res = parse_message(msg.target, msg.payload, max_bytes=1 << 20, meter_tz=UTILITY_TZ)

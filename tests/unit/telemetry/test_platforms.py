@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from tests.unit.telemetry.vectors import CJT_A, CJT_B, WN_1, hx
 from waternet.ingest.codecs.cjt188 import StatusBits
+from waternet.ingest.formats import onenet
 from waternet.ingest.formats import platforms as pf
 from waternet.ingest.formats.mqtt import Reason
 
@@ -21,24 +22,24 @@ def test_onenet_signature_known_value() -> None:
     import hashlib
 
     expected = base64.b64encode(hashlib.md5(b"tokabcdefghhello").digest()).decode()
-    assert pf.onenet_signature(token="tok", nonce="abcdefgh", msg="hello") == expected
+    assert onenet.onenet_signature(token="tok", nonce="abcdefgh", msg="hello") == expected
 
 
 def test_onenet_url_verification() -> None:
-    sig = pf.onenet_signature(token="tok", nonce="n0nce123", msg="ping")
-    assert pf.onenet_verify_url(msg="ping", nonce="n0nce123", signature=sig, token="tok")
-    assert pf.onenet_verify_url(
+    sig = onenet.onenet_signature(token="tok", nonce="n0nce123", msg="ping")
+    assert onenet.onenet_verify_url(msg="ping", nonce="n0nce123", signature=sig, token="tok")
+    assert onenet.onenet_verify_url(
         msg="ping", nonce="n0nce123", signature=sig.replace("+", " "), token="tok"
     )
-    assert not pf.onenet_verify_url(msg="ping", nonce="n0nce123", signature=sig, token="other")
-    assert not pf.onenet_verify_url(msg="pong", nonce="n0nce123", signature=sig, token="tok")
-    assert not pf.onenet_verify_url(msg="ping", nonce="n0nce124", signature=sig, token="tok")
+    assert not onenet.onenet_verify_url(msg="ping", nonce="n0nce123", signature=sig, token="other")
+    assert not onenet.onenet_verify_url(msg="pong", nonce="n0nce123", signature=sig, token="tok")
+    assert not onenet.onenet_verify_url(msg="ping", nonce="n0nce124", signature=sig, token="tok")
     assert not pf.signature_matches(sig, None)
 
 
 def test_onenet_both_formats_accept_and_refuse() -> None:
     for new_format in (False, True):
-        push = pf.onenet_push(
+        push = onenet.onenet_push(
             token="tok",
             imei=IMEI,
             dev_id=12345,
@@ -49,17 +50,19 @@ def test_onenet_both_formats_accept_and_refuse() -> None:
         )
         assert ("signature" in push) == new_format and ("msg_signature" in push) != new_format
         body = pf.push_body(push)
-        assert pf.onenet_verify_body(body, token="tok")
-        assert not pf.onenet_verify_body(body, token="tok2")
-        r = pf.parse_onenet(body, token="tok", max_bytes=MAX, lookup=LOOKUP)
+        assert onenet.onenet_verify_body(body, token="tok")
+        assert not onenet.onenet_verify_body(body, token="tok2")
+        r = onenet.parse_onenet(body, token="tok", max_bytes=MAX, lookup=LOOKUP)
         assert [(x.sensor_code, x.value, x.source) for x in r.readings] == [
             ("MT-D03-000007", 1234.56, "onenet")
         ]
-        bad = pf.parse_onenet(body, token="wrong", max_bytes=MAX, lookup=LOOKUP)
+        bad = onenet.parse_onenet(body, token="wrong", max_bytes=MAX, lookup=LOOKUP)
         assert not bad.readings and [j.reason for j in bad.rejects] == [Reason.BAD_SIGNATURE]
         tampered = body.replace(b"563412", b"563413")
         assert (
-            pf.parse_onenet(tampered, token="tok", max_bytes=MAX, lookup=LOOKUP).rejects[0].reason
+            onenet.parse_onenet(tampered, token="tok", max_bytes=MAX, lookup=LOOKUP)
+            .rejects[0]
+            .reason
             == Reason.BAD_SIGNATURE
         )
 
@@ -67,13 +70,13 @@ def test_onenet_both_formats_accept_and_refuse() -> None:
 def test_onenet_exact_text_of_msg_is_signed() -> None:
     frame = hx(CJT_A).hex()
     msg_text = f'{{ "at": 1710491460000, "imei": "{IMEI}", "type": 1, "value": "{frame}" }}'
-    sig = pf.onenet_signature(token="tok", nonce="abcdefgh", msg=msg_text)
+    sig = onenet.onenet_signature(token="tok", nonce="abcdefgh", msg=msg_text)
     body = (f'{{"msg": {msg_text}, "msg_signature": "{sig}", "nonce": "abcdefgh"}}').encode()
-    r = pf.parse_onenet(body, token="tok", max_bytes=MAX, lookup=LOOKUP)
+    r = onenet.parse_onenet(body, token="tok", max_bytes=MAX, lookup=LOOKUP)
     assert len(r.readings) == 1 and not r.rejects
     # httpx-style re-serialisation with default separators is tolerated
-    push = pf.onenet_push(token="tok", imei=IMEI, dev_id=1, frame=hx(CJT_A), ts=TS, nonce="n")
-    assert pf.onenet_verify_body(json.dumps(push).encode(), token="tok")
+    push = onenet.onenet_push(token="tok", imei=IMEI, dev_id=1, frame=hx(CJT_A), ts=TS, nonce="n")
+    assert onenet.onenet_verify_body(json.dumps(push).encode(), token="tok")
 
 
 def test_onenet_batch_events_and_unknown_device() -> None:
@@ -92,7 +95,7 @@ def test_onenet_batch_events_and_unknown_device() -> None:
         {"at": 1710491460000, "imei": IMEI, "type": 1, "value": "zz"},
     ]
     body = json.dumps({"msg": msgs, "nonce": "abcdefgh", "msg_signature": "x"}).encode()
-    r = pf.parse_onenet(body, token=None, max_bytes=MAX, lookup=LOOKUP)
+    r = onenet.parse_onenet(body, token=None, max_bytes=MAX, lookup=LOOKUP)
     assert [x.sensor_code for x in r.readings] == ["MT-D03-000007", "MT-D03-000009"]
     assert [(j.index, j.reason) for j in r.rejects] == [
         (1, Reason.UNKNOWN_DEVICE),
@@ -210,7 +213,7 @@ bodies = st.binary(max_size=300) | st.recursive(
 def test_fuzz_platform_parsers_never_raise(body: bytes, token: str | None) -> None:
     for r in (
         pf.parse_ctwing(body, max_bytes=MAX, lookup=LOOKUP),
-        pf.parse_onenet(body, token=token, max_bytes=MAX, lookup=LOOKUP),
+        onenet.parse_onenet(body, token=token, max_bytes=MAX, lookup=LOOKUP),
     ):
         assert all(j.reason != Reason.INTERNAL_ERROR for j in r.rejects)
-    pf.onenet_verify_body(body, token="tok")
+    onenet.onenet_verify_body(body, token="tok")

@@ -4,7 +4,8 @@ customer CSVs. Attribute mapping: docs/network.md.
 Layers: ``pipes`` (LineString; pumps and control valves too, by ``kind``), ``junctions``,
 ``sources`` (reservoirs/tanks), ``nodes`` (any kind), ``valves``, ``hydrants``, ``customers``,
 ``sensors`` (Point), ``dmas`` (Polygon). With ``base`` (a model imported from .inp) the network
-layers are ignored and only the asset layers are added to it.
+layers are ignored and only the asset layers are added to it. The per-feature builders (links,
+DMAs, sensors, extra attributes, nearest node/pipe) are in ``features``.
 """
 
 from __future__ import annotations
@@ -27,25 +28,16 @@ from waternet.network.importers.common import (
     opt_str,
     read_customers_csv,
 )
-from waternet.network.importers.geojson import (
-    ALIASES,
-    Feature,
-    parse_bool,
-    parse_layer,
-    parse_meters,
-    pick,
-    polygon_geojson,
+from waternet.network.importers.features import (
+    Attacher,
+    add_dma,
+    add_link,
+    add_sensor,
+    extra_attrs,
+    point_lonlat,
 )
-from waternet.network.model import (
-    DMA,
-    BoundaryMeter,
-    Hydrant,
-    Link,
-    NetworkModel,
-    Node,
-    SensorSite,
-)
-from waternet.network.spatial import SpatialIndex
+from waternet.network.importers.geojson import Feature, parse_layer, pick
+from waternet.network.model import Hydrant, NetworkModel, Node
 from waternet.network.validation import ValidationReport, validate_model
 
 NETWORK_LAYERS = ("pipes", "junctions", "sources", "nodes")
@@ -170,7 +162,7 @@ def import_layers(
         model.name = name
     if meta:
         model.meta.update(meta)
-    att = _Attacher(model, attach_tolerance_m)
+    att = Attacher(model, attach_tolerance_m)
     rows = []
     positions: dict[str, tuple[float, float]] = {}
     for f in feats.get("valves", []):
@@ -188,7 +180,7 @@ def import_layers(
         add_valves(model, rep, csv_source=valves_csv, layer="valves.csv")
     for f in feats.get("hydrants", []):
         node = opt_str(pick(f.props, "hydrants", "node"))
-        ll = _ll(f)
+        ll = point_lonlat(f)
         if node is None and ll is not None:
             node = att.node(ll)
             if node is None:
@@ -206,11 +198,11 @@ def import_layers(
                 node=node or "",
                 lon=ll[0] if ll else None,
                 lat=ll[1] if ll else None,
-                attrs=_extra(f, "hydrants", ("node",)),
+                attrs=extra_attrs(f, "hydrants", ("node",)),
             )
         )
     for f in feats.get("customers", []):
-        ll = _ll(f)
+        ll = point_lonlat(f)
         c = customer_from_props(f.props, rep, "customers", f.id or f"feature #{f.index}", ll)
         if c.node is None and c.link is None and ll is not None:
             c.link = att.pipe(ll)
@@ -218,45 +210,14 @@ def import_layers(
     if customers_csv is not None:
         model.customers.extend(read_customers_csv(customers_csv, rep))
     for f in feats.get("dmas", []):
-        _dma(model, f, rep)
+        add_dma(model, f, rep)
     for f in feats.get("sensors", []):
-        _sensor(model, f, rep, att)
+        add_sensor(model, f, rep, att)
     model.reindex()
     rep.extend(validate_model(model))
     if strict:
         rep.raise_if_errors("GIS layer import")
     return model, rep
-
-
-def _ll(f: Feature) -> tuple[float, float] | None:
-    if f.geometry is None or not len(f.lonlat):
-        return None
-    return geo.round_lonlat(f.lonlat[0, 0]), geo.round_lonlat(f.lonlat[0, 1])
-
-
-_KNOWN_EXTRA = {
-    "x",
-    "y",
-    "lon",
-    "lat",
-    "critical",
-    "length_m",
-    "kind",
-    "class",
-    "dma",
-    "link",
-    "node",
-    "address",
-    "sensor",
-    "inflow",
-    "valve",
-}
-
-
-def _extra(f: Feature, layer: str, also: tuple[str, ...] = ()) -> dict[str, Any]:
-    known = {a for names in ALIASES.get(layer, {}).values() for a in names}
-    known |= _KNOWN_EXTRA | set(also)
-    return {k: v for k, v in f.props.items() if k not in known and v is not None}
 
 
 def _network(
@@ -295,7 +256,7 @@ def _network(
             id=f.id or f"?{f.index}",
             kind=kind,
             dma=opt_str(pick(f.props, layer, "dma")),
-            attrs=_extra(f, layer),
+            attrs=extra_attrs(f, layer),
         )
         for fld in (
             "elevation_m",
@@ -322,7 +283,7 @@ def _network(
     with_xy = [n for n in model.nodes if n.x is not None]
     tree = cKDTree(np.array([(n.x, n.y) for n in with_xy])) if with_xy else None
     for f in feats.get("pipes", []):
-        _link(model, f, rep, proj, tree, with_xy, snap_m)
+        add_link(model, f, rep, proj, tree, with_xy, snap_m)
     model.reindex()
     return model
 
@@ -331,133 +292,3 @@ def geo_anchor() -> tuple[float, float]:
     from waternet.network.importers.inp import DEFAULT_ANCHOR
 
     return DEFAULT_ANCHOR
-
-
-def _link(
-    model: NetworkModel,
-    f: Feature,
-    rep: ValidationReport,
-    proj: geo.Projector,
-    tree: cKDTree | None,
-    with_xy: list[Node],
-    snap_m: float,
-) -> None:
-    layer = "pipes"
-    label = f.id or f"feature #{f.index}"
-    if f.id is None:
-        rep.error("missing_field", label, "pipe without id", layer)
-    ends: list[str | None] = [
-        opt_str(pick(f.props, layer, "start")),
-        opt_str(pick(f.props, layer, "end")),
-    ]
-    xy = None
-    if f.geometry is not None:
-        x, y = proj.to_xy(f.lonlat[:, 0], f.lonlat[:, 1])
-        xy = np.column_stack([x, y])
-        for i, p in ((0, xy[0]), (1, xy[-1])):
-            if ends[i] is None and tree is not None:
-                d, k = tree.query(p, distance_upper_bound=snap_m)
-                if np.isfinite(d):
-                    ends[i] = with_xy[int(k)].id
-            if ends[i] is None:
-                rep.error(
-                    "unknown_node",
-                    label,
-                    f"pipe {'start' if i == 0 else 'end'} has no "
-                    f"node id and no node within {snap_m} m",
-                    layer,
-                )
-    elif ends[0] is None or ends[1] is None:
-        rep.error("unknown_node", label, "pipe without geometry and without end node ids", layer)
-    kind = (opt_str(pick(f.props, layer, "kind")) or "pipe").lower()
-    lk = Link(
-        id=f.id or f"?{f.index}",
-        start=ends[0] or "",
-        end=ends[1] or "",
-        kind=kind,
-        status=(opt_str(pick(f.props, layer, "status")) or "open").lower(),
-        valve_type=opt_str(pick(f.props, layer, "valve_type")),
-        material=opt_str(pick(f.props, layer, "material")),
-        attrs=_extra(f, layer),
-    )
-    lk.roughness = opt_float(pick(f.props, layer, "roughness"), rep, label, "roughness", layer)
-    cv = parse_bool(pick(f.props, layer, "check_valve"))
-    if cv is None:
-        rep.error("bad_value", label, "check_valve must be true/false", layer)
-    lk.check_valve = bool(cv)
-    dmm = opt_float(pick(f.props, layer, "diameter_mm"), rep, label, "diameter_mm", layer)
-    dm = opt_float(pick(f.props, layer, "diameter_m"), rep, label, "diameter_m", layer)
-    lk.diameter_m = dm if dm is not None else (dmm / 1000.0 if dmm is not None else 0.0)
-    length = opt_float(pick(f.props, layer, "length_m"), rep, label, "length_m", layer)
-    if xy is not None:
-        inner = f.lonlat[1:-1]
-        lk.vertices = [(geo.round_lonlat(a), geo.round_lonlat(b)) for a, b in inner]
-        lk.vertices_xy = [(geo.round_m(a), geo.round_m(b)) for a, b in xy[1:-1]]
-        if length is None:
-            length = round(geo.polyline_length([(float(a), float(b)) for a, b in xy]), 3)
-    lk.length_m = length if length is not None else 0.0
-    model.links.append(lk)
-
-
-class _Attacher:
-    """Nearest node / pipe lookups for features without an explicit attachment."""
-
-    def __init__(self, model: NetworkModel, tolerance_m: float) -> None:
-        self.model = model
-        self.tol = tolerance_m
-        self._index: SpatialIndex | None = None
-
-    @property
-    def index(self) -> SpatialIndex:
-        if self._index is None:
-            self._index = SpatialIndex.from_model(self.model)
-        return self._index
-
-    def node(self, ll: tuple[float, float]) -> str | None:
-        hit = self.index.nearest("nodes", ll[0], ll[1], max_distance_m=self.tol)
-        return None if hit is None else hit.id
-
-    def pipe(self, ll: tuple[float, float]) -> str | None:
-        hit = self.index.nearest_pipe(ll[0], ll[1], max_distance_m=self.tol)
-        return None if hit is None else hit.id
-
-
-def _dma(model: NetworkModel, f: Feature, rep: ValidationReport) -> None:
-    label = f.id or f"feature #{f.index}"
-    if f.id is None:
-        rep.error("missing_field", label, "DMA without code", "dmas")
-    meters = parse_meters(pick(f.props, "dmas", "meters"))
-    if meters is None:
-        rep.error("bad_value", label, "boundary_meters unreadable", "dmas")
-        meters = []
-    model.dmas.append(
-        DMA(
-            code=f.id or f"?{f.index}",
-            name=opt_str(pick(f.props, "dmas", "name")) or "",
-            geometry=polygon_geojson(f.geometry) if f.geometry is not None else None,
-            boundary_meters=[BoundaryMeter(link=lk, inflow=s, sensor=m) for lk, s, m in meters],
-            attrs=_extra(f, "dmas"),
-        )
-    )
-
-
-def _sensor(model: NetworkModel, f: Feature, rep: ValidationReport, att: _Attacher) -> None:
-    label = f.id or f"feature #{f.index}"
-    if f.id is None:
-        rep.error("missing_field", label, "sensor without code", "sensors")
-    code = f.id or f"?{f.index}"
-    kind = opt_str(pick(f.props, "sensors", "kind")) or code.split("-", 1)[0]
-    s = SensorSite(
-        code=code,
-        kind=kind.upper(),
-        node=opt_str(pick(f.props, "sensors", "node")),
-        link=opt_str(pick(f.props, "sensors", "link")),
-        dma=opt_str(pick(f.props, "sensors", "dma")),
-        attrs=_extra(f, "sensors"),
-    )
-    ll = _ll(f)
-    if ll is not None:
-        s.lon, s.lat = ll
-        if s.node is None and s.link is None:
-            s.node = att.node(ll)
-    model.sensors.append(s)
