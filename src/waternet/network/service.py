@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -198,11 +199,20 @@ async def aload(*, conn: AsyncConnection, version_id: int | None = None) -> Load
 
 # ----- entry points for processes without a pool (CLI, demo, tests) ---------------------------
 def _run(url: str, use_case: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run one use case on a short-lived connection, for a synchronous caller. A caller that
+    is itself inside an event loop (a sync helper called from async code) gets the use case run
+    on a thread of its own, since that loop cannot be re-entered."""
+
     async def main() -> T:
         async with aconnect(url) as conn:
             return await use_case(conn)
 
-    return asyncio.run(main())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="network-sync") as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def import_into_db(
