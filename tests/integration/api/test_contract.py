@@ -78,7 +78,8 @@ def test_every_json_operation_declares_its_response(api: Api) -> None:
         "consequences",
         "restore",
         "what_if",
-        "unsupplied_before",
+        "unsupplied_before_nodes",
+        "unsupplied_before_links",
         "warnings",
     ):
         assert key in detail, key

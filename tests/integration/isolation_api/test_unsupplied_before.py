@@ -11,6 +11,7 @@ import numpy as np
 
 from tests.conftest import Api
 from waternet.isolation.engine import NetworkState
+from waternet.isolation.service import isolation_engine
 from waternet.network import service
 
 PLANS = "/api/v1/isolation/plans"
@@ -20,7 +21,7 @@ def _dry_version(demo_url: str, loaded: Any) -> tuple[int, set[str], set[str]]:
     """Store a copy of the demo city with one valve normally closed (the first one whose
     closure takes customers out of supply) as an inactive version: (version, dry links,
     dry nodes)."""
-    engine = loaded.engine
+    engine = isolation_engine(loaded)
     t, a = engine.topology, engine.assets
     for vid in engine.valves.valve_ids:
         st = engine.state(NetworkState(closed=frozenset({vid})))
@@ -47,7 +48,7 @@ def test_dry_district_is_unsupplied_before_not_cut_off(
     pipe = next(
         lk.id
         for lk in loaded.model.pipes[::5]
-        if lk.id not in dry_links and loaded.engine.plan(pipe=lk.id).valves_to_close
+        if lk.id not in dry_links and isolation_engine(loaded).plan(pipe=lk.id).valves_to_close
     )
     r = iso_api.client.post(  # type: ignore[attr-defined]
         PLANS, json={"pipe": pipe, "version": version}, headers=iso_api.headers("dispatcher")
