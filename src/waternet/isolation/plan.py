@@ -139,13 +139,7 @@ class IsolationPlan:
 
     # ------------------------------------------------------------------ id lists
     def _split(self, elems: I64) -> tuple[list[str], list[str]]:
-        n = self.topology.n_nodes
-        nodes = elems[elems < n]
-        links = elems[elems >= n] - n
-        return (
-            [self.topology.node_ids[int(i)] for i in nodes],
-            [self.topology.link_ids[int(j)] for j in links],
-        )
+        return self.topology.element_ids(elems)
 
     @property
     def isolated_nodes(self) -> list[str]:

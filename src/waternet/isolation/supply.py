@@ -52,9 +52,11 @@ class ElementGraph:
 
     @classmethod
     def of(cls, topology: Topology) -> ElementGraph:
-        cached = topology._cache.get("element_graph")
-        if isinstance(cached, ElementGraph):
-            return cached
+        """The topology's element graph (built once per topology)."""
+        return topology.derived("isolation.element_graph", lambda: cls.build(topology))
+
+    @classmethod
+    def build(cls, topology: Topology) -> ElementGraph:
         n, m = topology.n_nodes, topology.n_links
         open_ = ~topology.link_closed
         oneway = topology.link_oneway
@@ -79,7 +81,7 @@ class ElementGraph:
         np.cumsum(np.bincount(src, minlength=total), out=fptr[1:])
         rptr = np.zeros(total + 1, dtype=np.int64)
         np.cumsum(np.bincount(dst, minlength=total), out=rptr[1:])
-        g = cls(
+        return cls(
             n_elements=total,
             fwd_indptr=fptr,
             fwd_dst=dst[fo],
@@ -90,8 +92,6 @@ class ElementGraph:
             inc_n2l=n2l,
             inc_l2n=l2n,
         )
-        topology._cache["element_graph"] = g
-        return g
 
 
 @dataclass(frozen=True, eq=False)

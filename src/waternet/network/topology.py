@@ -13,9 +13,9 @@ build on :class:`Topology`; the hydraulic conventions used everywhere are fixed 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import networkx as nx
 import numpy as np
@@ -37,6 +37,9 @@ ONEWAY_VALVE_TYPES = frozenset({"PRV", "PSV"})
 IntArray = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +65,25 @@ class Topology:
     @property
     def n_nodes(self) -> int:
         return len(self.node_ids)
+
+    def derived(self, key: str, build: Callable[[], T]) -> T:
+        """A form derived from this topology (built once, on first use; a race builds it twice
+        and keeps one, which is harmless for these pure derivations). ``key`` names the form
+        with the deriving module, e.g. ``"isolation.element_graph"``."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def element_ids(self, elems: npt.NDArray[np.integer[Any]]) -> tuple[list[str], list[str]]:
+        """Node ids and link ids of element indices (node ``i``, link ``n_nodes + j``), in the
+        order given; vectorised, for the long element lists of large networks."""
+        n = self.n_nodes
+        node_ids = self.derived("network.node_id_array", lambda: np.array(self.node_ids, object))
+        link_ids = self.derived("network.link_id_array", lambda: np.array(self.link_ids, object))
+        return (
+            node_ids[elems[elems < n]].tolist(),
+            link_ids[elems[elems >= n] - n].tolist(),
+        )
 
     @property
     def n_links(self) -> int:
