@@ -116,8 +116,13 @@ def test_load_stream_is_valid_telemetry() -> None:
 
 
 @pytest.mark.mqtt
-def test_publish_to_local_mosquitto(net3_burst: ScenarioResult) -> None:
-    """Paho fleet replay and the fast load client, counted by a paho subscriber."""
+def test_publish_to_local_mosquitto(net3_burst: ScenarioResult, mqtt_url: str) -> None:
+    """Paho fleet replay and the fast load client, counted by a paho subscriber.
+
+    On the tests' broker (``mqtt_url``, waternet's queue limits): the stock Mosquitto on 1883
+    queues at most 1,000 messages for a subscriber and drops the rest silently, which lost
+    messages here whenever the subscriber's thread fell behind 2,000 fast publishes."""
+    host, port, _user, _password = parse_mqtt_url(mqtt_url)
     prefix = f"wnsim-test-{uuid.uuid4().hex[:10]}/"
     received: list[tuple[str, bytes]] = []
     ready = threading.Event()
@@ -132,18 +137,18 @@ def test_publish_to_local_mosquitto(net3_burst: ScenarioResult) -> None:
 
     sub.on_connect = on_connect
     sub.on_message = on_message
-    sub.connect("127.0.0.1", 1883)
+    sub.connect(host, port)
     sub.loop_start()
     try:
         assert ready.wait(10)
         time.sleep(0.3)  # SUBACK
         stream: Stream = build_stream(net3_burst, FleetConfig(seed=1))
         mqtt_msgs = [m for m in stream.messages if m.transport == "mqtt"][:2000]
-        pub = MqttPublisher("mqtt://127.0.0.1:1883", max_inflight=200)
+        pub = MqttPublisher(mqtt_url, max_inflight=200)
         stats = replay(mqtt_msgs, speed=0, mqtt_pub=pub, topic_prefix=prefix)
         pub.close()
         assert stats.messages == len(mqtt_msgs) and pub.acked == len(mqtt_msgs)
-        fast = FastMqttPublisher("mqtt://127.0.0.1:1883", qos=1, max_inflight=500)
+        fast = FastMqttPublisher(mqtt_url, qos=1, max_inflight=500)
         load = list(
             iter_load(
                 LoadConfig(
