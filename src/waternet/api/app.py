@@ -15,6 +15,7 @@ from waternet.auth.security import load_or_create_secret
 from waternet.config import Settings, get_settings
 from waternet.db.connect import api_pool_size, make_async_pool
 from waternet.errors import ConfigError
+from waternet.ingest.push import PushWriter
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            if getattr(app.state, "push_writer", None) is not None:
-                app.state.push_writer.close()
+            push_writer.close()
             await pool.close()
 
     app = FastAPI(
@@ -48,7 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.pool = pool
     app.state.jwt_secret = load_or_create_secret(settings.jwt_secret, settings.state_dir)
-    app.state.push_writer = None
+    # the NB-IoT push endpoints' writer: one per process, its connection opened on first push
+    push_writer = PushWriter(settings)
+    app.state.push_writer = push_writer
     errors.install(app)
     _include_routers(app)
     return app

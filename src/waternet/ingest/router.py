@@ -23,10 +23,8 @@ WRITERS = require_roles("service")
 
 
 def _push_writer(request: Request) -> PushWriter:
-    state = request.app.state
-    if getattr(state, "push_writer", None) is None:
-        state.push_writer = PushWriter(state.settings)
-    writer: PushWriter = state.push_writer
+    """The process's push writer (made by the app factory, closed at shutdown)."""
+    writer: PushWriter = request.app.state.push_writer
     return writer
 
 
